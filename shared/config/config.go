@@ -1,0 +1,113 @@
+// Package config is ChatSend's one configuration loader. Every process reads
+// its settings from the environment (12-factor); resource names come from
+// package resources so the CDK stack and the local stack agree.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/chatsend/chatsend/shared/resources"
+)
+
+// WhatsApp backends.
+const (
+	BackendWhatsmeow = "whatsmeow"
+	BackendSimulator = "simulator"
+)
+
+// Config is the environment of one process.
+type Config struct {
+	// Stage names the deployment ("local" under make dev and tests).
+	Stage string
+	// Resources are the physical names of tables, queues and buckets.
+	Resources resources.Set
+	// Port is the local HTTP port (make dev); unused in Lambda.
+	Port int
+	// SecureCookies marks the login cookie Secure; off only for local
+	// development over plain http.
+	SecureCookies bool
+	// LogLevel is the slog level.
+	LogLevel slog.Level
+	// WhatsAppBackend is "whatsmeow" (real) or "simulator".
+	WhatsAppBackend string
+	// PublicBaseURL is where the API is reachable, for links in responses.
+	PublicBaseURL string
+}
+
+// Local reports whether this is a local run (make dev, tests).
+func (c Config) Local() bool { return c.Stage == "local" }
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup reads the configuration through lookup, so tests can supply an
+// environment without touching the process's own.
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	get := func(k, def string) string {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	c := Config{Stage: get("CHATSEND_STAGE", "local")}
+	if !validStage(c.Stage) {
+		return Config{}, fmt.Errorf("CHATSEND_STAGE %q: use lowercase letters, digits and dashes", c.Stage)
+	}
+	c.Resources = resources.For(c.Stage)
+	c.Resources.Main.Name = get("CHATSEND_TABLE_MAIN", c.Resources.Main.Name)
+	for i := range c.Resources.Buckets {
+		b := &c.Resources.Buckets[i]
+		b.Name = get("CHATSEND_BUCKET_"+envKey(b.ID), b.Name)
+	}
+	for i := range c.Resources.Queues {
+		q := &c.Resources.Queues[i]
+		q.Name = get("CHATSEND_QUEUE_"+envKey(q.ID), q.Name)
+	}
+
+	port, err := strconv.Atoi(get("PORT", "8080"))
+	if err != nil || port <= 0 || port > 65535 {
+		return Config{}, fmt.Errorf("PORT %q: want a TCP port number", get("PORT", ""))
+	}
+	c.Port = port
+
+	secure, err := strconv.ParseBool(get("CHATSEND_SECURE_COOKIES", strconv.FormatBool(!c.Local())))
+	if err != nil {
+		return Config{}, fmt.Errorf("CHATSEND_SECURE_COOKIES: %w", err)
+	}
+	if !secure && !c.Local() {
+		return Config{}, fmt.Errorf("CHATSEND_SECURE_COOKIES=false is only allowed when CHATSEND_STAGE=local")
+	}
+	c.SecureCookies = secure
+
+	if err := c.LogLevel.UnmarshalText([]byte(get("CHATSEND_LOG_LEVEL", "info"))); err != nil {
+		return Config{}, fmt.Errorf("CHATSEND_LOG_LEVEL: %w", err)
+	}
+
+	c.WhatsAppBackend = get("CHATSEND_WHATSAPP_BACKEND", BackendWhatsmeow)
+	if c.WhatsAppBackend != BackendWhatsmeow && c.WhatsAppBackend != BackendSimulator {
+		return Config{}, fmt.Errorf("CHATSEND_WHATSAPP_BACKEND %q: want %q or %q", c.WhatsAppBackend, BackendWhatsmeow, BackendSimulator)
+	}
+	c.PublicBaseURL = strings.TrimRight(get("CHATSEND_PUBLIC_BASE_URL", fmt.Sprintf("http://127.0.0.1:%d", c.Port)), "/")
+	return c, nil
+}
+
+// envKey turns a resource id ("campaign-jobs") into an env suffix ("CAMPAIGN_JOBS").
+func envKey(id string) string {
+	return strings.ToUpper(strings.ReplaceAll(id, "-", "_"))
+}
+
+func validStage(s string) bool {
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}

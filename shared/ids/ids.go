@@ -1,0 +1,64 @@
+// Package ids makes the identifiers ChatSend hands out: a type prefix and a
+// time-ordered random part (48-bit milliseconds + 80 random bits, Crockford
+// base32, like a ULID), so ids sort by creation and say what they name.
+package ids
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"strings"
+	"time"
+)
+
+// Prefixes of the id kinds. The prefix is part of the public id format.
+const (
+	Account  = "acct"
+	User     = "usr"
+	APIKey   = "key"
+	Request  = "req"
+	Session  = "ses"
+	Contact  = "con"
+	Message  = "msg"
+	Campaign = "cmp"
+)
+
+const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// New returns prefix_<26 chars>.
+func New(prefix string) string {
+	return NewAt(prefix, time.Now())
+}
+
+// NewAt is New with an explicit time, for tests and backfills.
+func NewAt(prefix string, t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	if _, err := rand.Read(b[6:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on Linux ≥ 3.17
+	}
+	var out [26]byte
+	// 128 bits → 26 base32 digits, most significant first.
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return prefix + "_" + string(out[:])
+}
+
+// Valid reports whether id has the given prefix and a well-formed body. It lets
+// handlers reject garbage before touching storage.
+func Valid(prefix, id string) bool {
+	body, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || len(body) != 26 {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		if strings.IndexByte(alphabet, body[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}

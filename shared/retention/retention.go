@@ -1,0 +1,83 @@
+// Package retention is the one table of ChatSend's data retention classes:
+// every stored item belongs to a class, and the class decides the TTL
+// attribute (epoch seconds) that DynamoDB's TTL sweep acts on. Reads treat an
+// item whose TTL has passed as absent, because the sweep lags by up to days.
+package retention
+
+import "time"
+
+// Class names a retention class.
+type Class string
+
+// The retention classes used so far. docs/data-model.md lists them with the
+// reason for each period.
+const (
+	// AccountLifetime items live as long as the account: account, users, API
+	// key metadata. They carry no TTL; erasure deletes them.
+	AccountLifetime Class = "account_lifetime"
+	// LoginSession is a dashboard login: 12 h absolute, 30 min idle.
+	LoginSession Class = "login_session"
+	// RateLimit is a rate-limit counter window.
+	RateLimit Class = "rate_limit"
+	// IdempotencyKey remembers an Idempotency-Key for 24 h.
+	IdempotencyKey Class = "idempotency_key"
+)
+
+// Policy is one row of the retention table.
+type Policy struct {
+	// Class is the row's name.
+	Class Class
+	// Period is how long an item lives after it is written (or last
+	// touched); zero means "no TTL: deleted with the account".
+	Period time.Duration
+	// Why is the reason we keep it that long, as told to users.
+	Why string
+}
+
+// Login session limits: absolute lifetime and idle timeout.
+const (
+	LoginAbsolute = 12 * time.Hour
+	LoginIdle     = 30 * time.Minute
+)
+
+var policies = map[Class]Policy{
+	AccountLifetime: {AccountLifetime, 0, "needed to provide the service while the account exists; deleted on account erasure"},
+	LoginSession:    {LoginSession, LoginAbsolute, "keeps a dashboard user signed in; 12 h absolute and 30 min idle limits reduce the harm of a stolen cookie"},
+	RateLimit:       {RateLimit, time.Hour, "abuse protection counters; only the current window matters"},
+	IdempotencyKey:  {IdempotencyKey, 24 * time.Hour, "lets clients retry a request safely for a day"},
+}
+
+// PolicyFor returns the policy of a class. It panics on an unknown class,
+// which is a programming error caught by tests.
+func PolicyFor(c Class) Policy {
+	p, ok := policies[c]
+	if !ok {
+		panic("retention: unknown class " + string(c))
+	}
+	return p
+}
+
+// Policies returns every policy, for documentation and audits.
+func Policies() []Policy {
+	out := make([]Policy, 0, len(policies))
+	for _, p := range policies {
+		out = append(out, p)
+	}
+	return out
+}
+
+// ExpiresAt returns the TTL for an item of class c written at now, or the
+// zero time when the class has no TTL.
+func ExpiresAt(c Class, now time.Time) time.Time {
+	p := PolicyFor(c)
+	if p.Period == 0 {
+		return time.Time{}
+	}
+	return now.Add(p.Period)
+}
+
+// Expired reports whether an item with the given TTL is gone at now. A zero
+// TTL never expires.
+func Expired(ttl, now time.Time) bool {
+	return !ttl.IsZero() && !now.Before(ttl)
+}
