@@ -1,0 +1,30 @@
+// Command infra is ChatSend's CDK app: `go run ./infra` (or `cdk synth`)
+// synthesizes the stack of CHATSEND_STAGE (default "dev") into cdk.out, with
+// the Lambda binaries taken from CHATSEND_FUNCTIONS_DIR/<name>/bootstrap.
+package main
+
+import (
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/chatsend/chatsend/infra/stack"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	stage := env("CHATSEND_STAGE", "dev")
+	stack.New(app, "ChatSend-"+stage, stack.Props{Stage: stage, FunctionsDir: env("CHATSEND_FUNCTIONS_DIR", ".build/functions")})
+	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
+	app.Synth(nil)
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,86 @@
+// Package stack is ChatSend's AWS CDK stack: the main DynamoDB table, the SQS
+// queues with their dead-letter queues, the S3 buckets, the Go Lambda
+// functions and the HTTP API in front of them. Tables, queues and buckets are
+// built by iterating over resources.For(stage), so their names are written
+// once, in package resources, and shared with the local emulated stack.
+package stack
+
+import (
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/chatsend/chatsend/shared/resources"
+)
+
+// Props configures one ChatSend stack.
+type Props struct {
+	// Stage names the deployment ("dev", "prod", …); it prefixes every
+	// physical name through resources.For.
+	Stage string
+	// FunctionsDir holds one folder per Lambda function, each with the
+	// function's linux/arm64 "bootstrap" binary (functionsDir/api/bootstrap).
+	FunctionsDir string
+	awscdk.StackProps
+}
+
+// flags pins the CDK feature flags this stack depends on, so the template is
+// the same whether it is synthesized by `cdk synth` (which passes cdk.json
+// context), by `go run ./infra` or by the tests (which pass none).
+var flags = map[string]any{
+	// Grant S3 server access log delivery through a bucket policy instead of
+	// the legacy LogDeliveryWrite ACL (ACLs are disabled on new buckets).
+	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+}
+
+// builder carries what the parts of the stack share while it is built.
+type builder struct {
+	stack awscdk.Stack
+	props Props
+	set   resources.Set
+	// removal is RETAIN everywhere but the "local" stage, so deleting a
+	// deployed stack never deletes customer data.
+	removal awscdk.RemovalPolicy
+	table   awsdynamodb.Table
+	queues  map[string]awssqs.Queue
+	// bucketEnv maps CHATSEND_BUCKET_<ID> to each bucket's final name.
+	bucketEnv map[string]*string
+	logs      awss3.Bucket
+}
+
+// New builds the ChatSend stack for props.Stage in scope. It panics (as CDK
+// constructs do) on a definition that cannot be synthesized.
+func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
+	st := awscdk.NewStack(scope, jsii.String(id), &props.StackProps)
+	for k, v := range flags {
+		st.Node().SetContext(jsii.String(k), v)
+	}
+	awscdk.Tags_Of(st).Add(jsii.String("project"), jsii.String("chatsend"), nil)
+	awscdk.Tags_Of(st).Add(jsii.String("stage"), jsii.String(props.Stage), nil)
+
+	b := &builder{
+		stack:     st,
+		props:     props,
+		set:       resources.For(props.Stage),
+		removal:   awscdk.RemovalPolicy_RETAIN,
+		queues:    map[string]awssqs.Queue{},
+		bucketEnv: map[string]*string{},
+	}
+	if props.Stage == "local" {
+		b.removal = awscdk.RemovalPolicy_DESTROY
+	}
+	b.addTable()
+	b.addQueues()
+	b.addBuckets()
+
+	api := b.goFunction("api", 29*time.Second) // API Gateway gives up after 30 s
+	b.grantReadWriteTable(api)
+	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueuePrivacy, resources.QueueWebhooks)
+	b.addHTTPAPI(api)
+	return st
+}
