@@ -183,3 +183,6 @@ func hasCode(err error, codes ...string) bool {
 	}
 	return false
 }
+
+// WaitForFlush waits until kumo has written its state to KUMO_DATA_DIR.
+func WaitForFlush() { time.Sleep(FlushDelay) }

@@ -1,0 +1,77 @@
+// Command dev runs the whole ChatSend product locally in one process: the
+// embedded AWS emulator (kumo) with every table, queue and bucket, and the
+// API on http://127.0.0.1:8080 ($PORT). State persists in .dev/ between runs.
+// make dev runs it; Ctrl-C stops everything cleanly.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/chatsend/chatsend/infra/local"
+	"github.com/chatsend/chatsend/shared/app"
+	"github.com/chatsend/chatsend/shared/awsclient"
+	"github.com/chatsend/chatsend/shared/config"
+)
+
+func main() {
+	dir := envOr("CHATSEND_DEV_DIR", ".dev")
+	if os.Getenv("KUMO_DATA_DIR") == "" {
+		// kumo reads KUMO_DATA_DIR when its package initialises, before
+		// main: set it and start again so local data survives restarts.
+		abs, _ := filepath.Abs(filepath.Join(dir, "kumo"))
+		os.Setenv("KUMO_DATA_DIR", abs)
+		exe, err := os.Executable()
+		if err == nil {
+			err = syscall.Exec(exe, os.Args, os.Environ())
+		}
+		fmt.Fprintln(os.Stderr, "dev: restart with KUMO_DATA_DIR:", err)
+		os.Exit(1)
+	}
+	emu, err := local.StartEmulator("127.0.0.1:" + envOr("CHATSEND_AWS_PORT", "4566"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dev:", err)
+		os.Exit(1)
+	}
+	emu.UseEnv()
+	defer emu.Close()
+	app.Main("dev", func(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.Logger) error {
+		return run(ctx, cfg, c, log, dir, emu.URL)
+	})
+}
+
+func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.Logger, dir, awsURL string) error {
+	if err := local.Provision(ctx, c, cfg.Resources); err != nil {
+		return err
+	}
+	deps := app.Build(cfg, c, log)
+	creds, created, err := local.EnsureDevAccount(ctx, deps.Accounts, dir)
+	if err != nil {
+		return err
+	}
+	word := "Existing"
+	if created {
+		word = "Created"
+	}
+	fmt.Printf("\nChatSend is running locally (stage %q, WhatsApp backend %q)\n", cfg.Stage, cfg.WhatsAppBackend)
+	fmt.Printf("  API:        %s   (docs: %s/docs)\n", cfg.PublicBaseURL, cfg.PublicBaseURL)
+	fmt.Printf("  AWS (kumo): %s   data in %s\n", awsURL, os.Getenv("KUMO_DATA_DIR"))
+	fmt.Printf("  %s developer account (saved in %s):\n", word, filepath.Join(dir, "dev-credentials.json"))
+	fmt.Printf("    email:    %s\n    password: %s\n    API key:  %s\n", creds.Email, creds.Password, creds.APIKey)
+	fmt.Printf("  Try: curl -H \"Authorization: Bearer %s\" %s/v1/account\n\n", creds.APIKey, cfg.PublicBaseURL)
+	err = app.RunHTTP(ctx, cfg, deps.API(), log)
+	log.Info("shutting down; flushing local AWS state")
+	local.WaitForFlush()
+	return err
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,114 @@
+// Package app wires ChatSend's parts together from configuration and AWS
+// clients. Lambda mains, the local dev runner and end-to-end tests all build
+// the product through it, so there is one way to assemble it.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/chatsend/chatsend/shared/accounts"
+	"github.com/chatsend/chatsend/shared/awsclient"
+	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/dynamo"
+	"github.com/chatsend/chatsend/shared/httpapi"
+	"github.com/chatsend/chatsend/shared/logging"
+)
+
+// Deps are the built domain services.
+type Deps struct {
+	Config   config.Config
+	DB       *dynamo.DB
+	Accounts *accounts.Service
+	Log      *slog.Logger
+}
+
+// Build creates the domain services for cfg on clients.
+func Build(cfg config.Config, c awsclient.Clients, log *slog.Logger) *Deps {
+	db := dynamo.New(c.DynamoDB, cfg.Resources.Main.Name, log)
+	prefix := "cs_live_"
+	if cfg.Local() {
+		prefix = "cs_test_"
+	}
+	return &Deps{
+		Config: cfg, DB: db, Log: log,
+		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix}),
+	}
+}
+
+// API returns the public HTTP API handler.
+func (d *Deps) API() *httpapi.Server {
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+}
+
+// Serve serves h on ln until ctx ends, then shuts down gracefully.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// RunHTTP runs h as an API Gateway HTTP API (payload v2) Lambda when started
+// by the Lambda runtime, and otherwise serves it on 127.0.0.1:cfg.Port.
+func RunHTTP(ctx context.Context, cfg config.Config, h http.Handler, log *slog.Logger) error {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambda.StartWithOptions(httpadapter.NewV2(h).ProxyWithContext, lambda.WithContext(ctx))
+		return nil
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cfg.Port))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("http listening", "addr", ln.Addr().String())
+	return Serve(ctx, ln, h, log)
+}
+
+// Main is the body of every command: it loads the configuration, the
+// logger (tagged with component) and the AWS clients, then calls run. It
+// exits non-zero, after printing the error, when run fails.
+func Main(component string, run func(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.Logger) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := func() error {
+		cfg, err := config.Load()
+		if err != nil {
+			return err
+		}
+		log := logging.New(os.Stdout, cfg.LogLevel, component)
+		clients, err := awsclient.Load(ctx)
+		if err != nil {
+			return err
+		}
+		return run(ctx, cfg, clients, log)
+	}()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", component, err)
+		os.Exit(1)
+	}
+}
