@@ -15,7 +15,7 @@ import (
 
 func main() {
 	defer jsii.Close()
-	app := awscdk.NewApp(nil)
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(env("CDK_OUTDIR", "cdk.out"))}) // the cdk CLI sets CDK_OUTDIR
 	stage := env("CHATSEND_STAGE", "dev")
 	stack.New(app, "ChatSend-"+stage, stack.Props{Stage: stage, FunctionsDir: env("CHATSEND_FUNCTIONS_DIR", ".build/functions")})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)

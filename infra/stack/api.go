@@ -34,7 +34,7 @@ type accessLogSettings struct {
 }
 
 func (s *accessLogSettings) Destination() awsapigatewayv2.IAccessLogDestination { return s.destination }
-func (s *accessLogSettings) Format() awsapigateway.AccessLogFormat               { return s.format }
+func (s *accessLogSettings) Format() awsapigateway.AccessLogFormat              { return s.format }
 
 // addHTTPAPI puts an HTTP API in front of fn: the $default route sends every
 // method and path (payload format 2.0) to the function, whose own router

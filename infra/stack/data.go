@@ -9,12 +9,11 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/chatsend/chatsend/shared/resources"
 )
 
-// dlqRetention is SQS's maximum, so a message that reached a dead-letter
+// dlqRetentionDays is SQS's maximum, so a message that reached a dead-letter
 // queue stays there as long as possible for inspection and redrive.
 const dlqRetentionDays = 14
 
@@ -68,6 +67,8 @@ func (b *builder) addQueues() {
 		if q.FIFO {
 			fifo = jsii.Bool(true)
 		}
+		// cdk-nag's SQS3 (no dead-letter queue) recognizes a queue named in
+		// a RedrivePolicy as a dead-letter queue, so no suppression is needed.
 		dlq := awssqs.NewQueue(b.stack, jsii.String(construct("dlq", q.ID)), &awssqs.QueueProps{
 			QueueName:       jsii.String(q.DLQName),
 			Fifo:            fifo,
@@ -76,10 +77,6 @@ func (b *builder) addQueues() {
 			EnforceSSL:      jsii.Bool(true),
 			RemovalPolicy:   b.removal,
 		})
-		cdknag.NagSuppressions_AddResourceSuppressions(dlq, &[]*cdknag.NagPackSuppression{{
-			Id:     jsii.String("AwsSolutions-SQS3"),
-			Reason: jsii.String("this is the dead-letter queue of " + q.Name + "; it has no dead-letter queue of its own"),
-		}}, nil)
 		props := &awssqs.QueueProps{
 			QueueName:         jsii.String(q.Name),
 			Fifo:              fifo,
@@ -104,7 +101,7 @@ func (b *builder) addQueues() {
 // resources.Set.Buckets. Bucket names are global, so the physical name is the
 // resource name plus account and region.
 func (b *builder) addBuckets() {
-	b.logs = awss3.NewBucket(b.stack, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
+	logs := awss3.NewBucket(b.stack, jsii.String("AccessLogsBucket"), &awss3.BucketProps{
 		// Server access logging only delivers to SSE-S3 buckets.
 		Encryption:        awss3.BucketEncryption_S3_MANAGED,
 		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
@@ -117,10 +114,8 @@ func (b *builder) addBuckets() {
 		}},
 		RemovalPolicy: b.removal,
 	})
-	cdknag.NagSuppressions_AddResourceSuppressions(b.logs, &[]*cdknag.NagPackSuppression{{
-		Id:     jsii.String("AwsSolutions-S1"),
-		Reason: jsii.String("this bucket receives the server access logs of the other buckets; logging it to itself would loop"),
-	}}, nil)
+	// No nag suppression needed: cdk-nag's S1 (server access logs) accepts
+	// a bucket that receives access logs, which must not log to itself.
 
 	for _, bk := range b.set.Buckets {
 		name := strings.Join([]string{bk.Name, *awscdk.Aws_ACCOUNT_ID(), *awscdk.Aws_REGION()}, "-")
@@ -131,7 +126,7 @@ func (b *builder) addBuckets() {
 			ObjectOwnership:        awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 			EnforceSSL:             jsii.Bool(true),
 			Versioned:              jsii.Bool(true),
-			ServerAccessLogsBucket: b.logs,
+			ServerAccessLogsBucket: logs,
 			ServerAccessLogsPrefix: jsii.String(bk.ID + "/"),
 			// Objects are short-lived hand-offs (export bundles): versioning
 			// guards against an accidental overwrite, the rules keep

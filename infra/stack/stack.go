@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -50,7 +49,6 @@ type builder struct {
 	queues  map[string]awssqs.Queue
 	// bucketEnv maps CHATSEND_BUCKET_<ID> to each bucket's final name.
 	bucketEnv map[string]*string
-	logs      awss3.Bucket
 }
 
 // New builds the ChatSend stack for props.Stage in scope. It panics (as CDK

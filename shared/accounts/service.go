@@ -177,10 +177,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (LoginResult, error)
 // the login limits. Every place that checks a password calls it.
 func (s *Service) CountPasswordAttempt(ctx context.Context, email, ip string) error {
 	sum := sha256.Sum256([]byte(email)) // the limiter's keys are stored: no plaintext email
-	if err := s.limit(ctx, "login:email:"+hex.EncodeToString(sum[:16]), s.limits.LoginPerEmail); err != nil {
-		return err
+	// Both counters always count, so a refused attempt still uses up the
+	// IP's budget (an attacker spraying many emails from one address).
+	byEmail := s.limit(ctx, "login:email:"+hex.EncodeToString(sum[:16]), s.limits.LoginPerEmail)
+	byIP := s.limit(ctx, "login:ip:"+ip, s.limits.LoginPerIP)
+	if byEmail != nil {
+		return byEmail
 	}
-	return s.limit(ctx, "login:ip:"+ip, s.limits.LoginPerIP)
+	return byIP
 }
 
 func (s *Service) limit(ctx context.Context, key string, n int) error {

@@ -34,16 +34,34 @@ type Deps struct {
 	Log      *slog.Logger
 }
 
+// Tuning overrides cost and limit settings; tests use it to keep argon2id
+// cheap under the race detector and to exercise rate limits quickly. The
+// zero value means production settings.
+type Tuning struct {
+	Password accounts.PasswordParams
+	Limits   accounts.Limits
+	Now      func() time.Time
+}
+
 // Build creates the domain services for cfg on clients.
 func Build(cfg config.Config, c awsclient.Clients, log *slog.Logger) *Deps {
+	return BuildTuned(cfg, c, log, Tuning{})
+}
+
+// BuildTuned is Build with tuning overrides.
+func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuning) *Deps {
 	db := dynamo.New(c.DynamoDB, cfg.Resources.Main.Name, log)
+	if t.Now != nil {
+		db.SetClock(t.Now)
+	}
 	prefix := "cs_live_"
 	if cfg.Local() {
 		prefix = "cs_test_"
 	}
 	return &Deps{
 		Config: cfg, DB: db, Log: log,
-		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix}),
+		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix,
+			Password: t.Password, Limits: t.Limits, Now: t.Now}),
 	}
 }
 

@@ -428,4 +428,3 @@ func (db *DB) Hit(ctx context.Context, k string, limit int, window time.Duration
 	}
 	return true, 0, nil
 }
-

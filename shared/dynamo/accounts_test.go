@@ -83,7 +83,10 @@ func TestConcurrentAccountUpdatesAllLand(t *testing.T) {
 	name, tz := "Renamed", "Europe/Berlin"
 	wg.Add(2)
 	go func() { defer wg.Done(); _, _ = db.UpdateAccount(ctx, accounts.AccountUpdate{Name: &name}, time.Now()) }()
-	go func() { defer wg.Done(); _, _ = db.UpdateAccount(ctx, accounts.AccountUpdate{TimeZone: &tz}, time.Now()) }()
+	go func() {
+		defer wg.Done()
+		_, _ = db.UpdateAccount(ctx, accounts.AccountUpdate{TimeZone: &tz}, time.Now())
+	}()
 	wg.Wait()
 	got, err := db.FindAccount(ctx)
 	if err != nil || got.Name != name || got.TimeZone != tz {

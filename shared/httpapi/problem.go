@@ -45,13 +45,9 @@ func (p *Problem) GetStatus() int { return p.Status }
 // ContentType implements huma.ContentTypeFilter.
 func (p *Problem) ContentType(string) string { return "application/problem+json" }
 
-// GetHeaders implements huma.HeadersError (Retry-After, WWW-Authenticate).
-func (p *Problem) GetHeaders() http.Header { return p.headers }
-
 var (
 	_ huma.StatusError       = (*Problem)(nil)
 	_ huma.ContentTypeFilter = (*Problem)(nil)
-	_ huma.HeadersError      = (*Problem)(nil)
 )
 
 var codeStatus = map[errs.Code]int{
@@ -167,6 +163,9 @@ func init() {
 		if hctx != nil {
 			p.Instance = hctx.URL().Path
 			p.RequestID = requestIDFrom(ctx)
+			for k, v := range p.headers { // Retry-After, WWW-Authenticate
+				hctx.SetHeader(k, v[0])
+			}
 		}
 		return p
 	}

@@ -91,7 +91,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	if info := infoFrom(r.Context()); info != nil {
 		info.route = pattern
 	}
-	h.ServeHTTP(w, r)
+	s.mux.ServeHTTP(w, r) // not h: the mux itself fills in r.PathValue
 }
 
 type statusProbe struct {

@@ -1,0 +1,188 @@
+// Package apitest runs the real API against the embedded AWS emulator for
+// tests, with a small client that speaks it. Logs are captured so tests can
+// check what was (and was not) logged.
+package apitest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chatsend/chatsend/infra/local/localtest"
+	"github.com/chatsend/chatsend/shared/app"
+	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/logging"
+)
+
+// Env is one running API with its own tables.
+type Env struct {
+	T    testing.TB
+	URL  string
+	Deps *app.Deps
+	Logs *SyncBuffer
+}
+
+// SyncBuffer is a goroutine-safe log sink.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// New starts an API on fresh resources. Tuning zero values mean cheap
+// argon2id parameters (tests run under -race) and production limits.
+func New(tb testing.TB, tune app.Tuning, env map[string]string) *Env {
+	tb.Helper()
+	clients, set := localtest.MustResources(tb)
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		tb.Fatalf("config: %v", err)
+	}
+	cfg.Resources = set
+	if tune.Password.MemoryKiB == 0 {
+		tune.Password.MemoryKiB, tune.Password.Time, tune.Password.Threads = 1024, 1, 1
+	}
+	logs := &SyncBuffer{}
+	deps := app.BuildTuned(cfg, clients, logging.New(logs, slog.LevelDebug, "api"), tune)
+	srv := httptest.NewServer(deps.API())
+	tb.Cleanup(srv.Close)
+	return &Env{T: tb, URL: srv.URL, Deps: deps, Logs: logs}
+}
+
+// Client is an API client with optional credentials.
+type Client struct {
+	env    *Env
+	http   *http.Client
+	APIKey string
+	// Header is added to every request.
+	Header http.Header
+}
+
+// Client returns a client with a cookie jar and no credentials.
+func (e *Env) Client() *Client {
+	jar, _ := cookiejar.New(nil)
+	return &Client{env: e, http: &http.Client{Jar: jar}, Header: http.Header{}}
+}
+
+// WithKey returns a client authenticating with an API key.
+func (e *Env) WithKey(key string) *Client {
+	c := e.Client()
+	c.APIKey = key
+	return c
+}
+
+// Response is a decoded reply.
+type Response struct {
+	Status int
+	Header http.Header
+	Raw    []byte
+	JSON   map[string]any
+}
+
+// Str returns a top-level string field (or "" if absent).
+func (r Response) Str(k string) string { s, _ := r.JSON[k].(string); return s }
+
+// Do sends a request. body may be nil, a string or []byte (sent as is), or
+// anything else (sent as JSON).
+func (c *Client) Do(method, path string, body any) Response {
+	c.env.T.Helper()
+	var rd io.Reader
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			c.env.T.Fatalf("encode body: %v", err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.env.URL+path, rd)
+	if err != nil {
+		c.env.T.Fatalf("request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", ctype)
+	}
+	for k, v := range c.Header {
+		req.Header[k] = v
+	}
+	if c.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.APIKey)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		c.env.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	out := Response{Status: res.StatusCode, Header: res.Header, Raw: raw}
+	_ = json.Unmarshal(raw, &out.JSON)
+	return out
+}
+
+// Must sends a request and fails the test unless the status is want.
+func (c *Client) Must(want int, method, path string, body any) Response {
+	c.env.T.Helper()
+	r := c.Do(method, path, body)
+	if r.Status != want {
+		c.env.T.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Raw)
+	}
+	return r
+}
+
+// Tenant is a signed-up account with a logged-in client and a full key.
+type Tenant struct {
+	AccountID, Email, Password, Key string
+	Session                         *Client // logged in with the cookie
+	API                             *Client // using Key
+}
+
+// SignUp creates an account, logs in and creates a full-scope key.
+func (e *Env) SignUp(email string) Tenant {
+	e.T.Helper()
+	t := Tenant{Email: email, Password: "correct horse battery staple"}
+	c := e.Client()
+	r := c.Must(201, "POST", "/v1/auth/signup", map[string]any{"email": email, "password": t.Password, "name": "Test User"})
+	t.AccountID = r.JSON["account"].(map[string]any)["id"].(string)
+	c.Must(200, "POST", "/v1/auth/login", map[string]any{"email": email, "password": t.Password})
+	t.Session = c
+	k := c.Must(201, "POST", "/v1/api-keys", map[string]any{"name": "test", "scope": "full"})
+	t.Key = k.Str("secret")
+	t.API = e.WithKey(t.Key)
+	return t
+}
+
+// Cookies returns the client's cookies for url.
+func (c *Client) Cookies(rawURL string) []*http.Cookie {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil
+	}
+	return c.http.Jar.Cookies(u)
+}
