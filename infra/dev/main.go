@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/chatsend/chatsend/infra/local"
+	"github.com/chatsend/chatsend/session-host/host"
 	"github.com/chatsend/chatsend/shared/app"
 	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/config"
@@ -20,6 +22,9 @@ import (
 
 func main() {
 	dir := envOr("CHATSEND_DEV_DIR", ".dev")
+	if os.Getenv("CHATSEND_DEVICE_DIR") == "" {
+		os.Setenv("CHATSEND_DEVICE_DIR", filepath.Join(dir, "devices"))
+	}
 	if os.Getenv("KUMO_DATA_DIR") == "" {
 		// kumo reads KUMO_DATA_DIR when its package initialises, before
 		// main: set it and start again so local data survives restarts.
@@ -63,7 +68,16 @@ func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.
 	fmt.Printf("  %s developer account (saved in %s):\n", word, filepath.Join(dir, "dev-credentials.json"))
 	fmt.Printf("    email:    %s\n    password: %s\n    API key:  %s\n", creds.Email, creds.Password, creds.APIKey)
 	fmt.Printf("  Try: curl -H \"Authorization: Bearer %s\" %s/v1/account\n\n", creds.APIKey, cfg.PublicBaseURL)
+	h, err := host.FromConfig(cfg, c, log.With("component", "session-host"), host.Config{PollWait: 2 * time.Second})
+	if err != nil {
+		return err
+	}
+	hostDone := make(chan error, 1)
+	go func() { hostDone <- h.Run(ctx) }()
 	err = app.RunHTTP(ctx, cfg, deps.API(), log)
+	if herr := <-hostDone; herr != nil && err == nil {
+		err = herr
+	}
 	log.Info("shutting down; flushing local AWS state")
 	local.WaitForFlush()
 	return err

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 )
@@ -66,11 +68,15 @@ func (b *builder) goFunction(name string, timeout time.Duration) awslambda.Funct
 }
 
 // grantReadWriteTable lets fn read and write the main table and its indexes.
-func (b *builder) grantReadWriteTable(fn awslambda.Function) {
-	b.table.GrantReadWriteData(fn)
-	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
+func (b *builder) grantReadWriteTable(fn awslambda.Function) { b.grantTable(fn, fn.Role()) }
+
+// grantTable lets grantee read and write the main table and its indexes;
+// role is the grantee's role, which carries the policy and the suppression.
+func (b *builder) grantTable(grantee awsiam.IGrantable, role constructs.IConstruct) {
+	b.table.GrantReadWriteData(grantee)
+	cdknag.NagSuppressions_AddResourceSuppressions(role, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("<main table ARN>/index/* lets the function query the main table's own " +
+		Reason: jsii.String("<main table ARN>/index/* lets the role query the main table's own " +
 			"global secondary indexes (by_account, gsi1), nothing else"),
 		AppliesTo: &[]any{cdknag.RegexAppliesTo{Regex: jsii.String(
 			`/^Resource::<` + construct("table", b.set.Main.ID) + `[0-9A-F]*\.Arn>\/index\/\*$/`)}},
@@ -81,11 +87,17 @@ func (b *builder) grantReadWriteTable(fn awslambda.Function) {
 // passes their names as CHATSEND_QUEUE_<ID>.
 func (b *builder) grantSend(fn awslambda.Function, queueIDs ...string) {
 	for _, id := range queueIDs {
-		q, ok := b.queues[id]
-		if !ok {
-			panic(fmt.Sprintf("stack: unknown queue %q", id))
-		}
+		q := b.queue(id)
 		q.GrantSendMessages(fn)
 		fn.AddEnvironment(jsii.String("CHATSEND_QUEUE_"+envKey(id)), q.QueueName(), nil)
 	}
+}
+
+// queue returns the queue with the given resources id.
+func (b *builder) queue(id string) awssqs.Queue {
+	q, ok := b.queues[id]
+	if !ok {
+		panic(fmt.Sprintf("stack: unknown queue %q", id))
+	}
+	return q
 }

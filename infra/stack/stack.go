@@ -1,8 +1,10 @@
 // Package stack is ChatSend's AWS CDK stack: the main DynamoDB table, the SQS
 // queues with their dead-letter queues, the S3 buckets, the Go Lambda
-// functions and the HTTP API in front of them. Tables, queues and buckets are
-// built by iterating over resources.For(stage), so their names are written
-// once, in package resources, and shared with the local emulated stack.
+// functions, the HTTP API in front of them, and the session host (a Fargate
+// service in its own VPC with an EFS device store). Tables, queues and
+// buckets are built by iterating over resources.For(stage), so their names
+// are written once, in package resources, and shared with the local
+// emulated stack.
 package stack
 
 import (
@@ -25,6 +27,10 @@ type Props struct {
 	// FunctionsDir holds one folder per Lambda function, each with the
 	// function's linux/arm64 "bootstrap" binary (functionsDir/api/bootstrap).
 	FunctionsDir string
+	// SourceDir is the repository root, the Docker build context of the
+	// session host image (built from session-host/Dockerfile). Empty means
+	// ".", where `go run ./infra` and `cdk synth` run.
+	SourceDir string
 	awscdk.StackProps
 }
 
@@ -80,5 +86,7 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.grantReadWriteTable(api)
 	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueuePrivacy, resources.QueueWebhooks)
 	b.addHTTPAPI(api)
+
+	b.addSessionHost()
 	return st
 }

@@ -29,6 +29,7 @@ var (
 	template  assertions.Template
 	resourceM map[string]map[string]any // logical id → resource, from the template JSON
 	annots    assertions.Annotations
+	outDir    string // the cloud assembly, with staged assets
 )
 
 func TestMain(m *testing.M) {
@@ -54,8 +55,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 
-	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(filepath.Join(dir, "cdk.out"))})
-	st := stack.New(app, "ChatSend-"+stage, stack.Props{Stage: stage, FunctionsDir: functions})
+	outDir = filepath.Join(dir, "cdk.out")
+	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(outDir)})
+	st := stack.New(app, "ChatSend-"+stage, stack.Props{Stage: stage, FunctionsDir: functions, SourceDir: filepath.Join("..", "..")})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	template = assertions.Template_FromStack(st, nil)
 	annots = assertions.Annotations_FromStack(st)

@@ -236,3 +236,12 @@ const (
 	ReasonAccountBanned      = "account_banned"
 	ReasonDeviceStoreMissing = "device_store_missing"
 )
+
+// Simulated is implemented by simulator clients only: the developer
+// controls of an offline session.
+type Simulated interface {
+	// Scan acts as a phone scanning the current QR code.
+	Scan() error
+	// Inbound acts as a contact writing text from an E.164 number.
+	Inbound(from, text string) error
+}

@@ -5,7 +5,9 @@ package apitest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,19 +17,24 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatsend/chatsend/infra/local/localtest"
+	"github.com/chatsend/chatsend/session-host/host"
 	"github.com/chatsend/chatsend/shared/app"
+	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
 )
 
 // Env is one running API with its own tables.
 type Env struct {
-	T    testing.TB
-	URL  string
-	Deps *app.Deps
-	Logs *SyncBuffer
+	T       testing.TB
+	URL     string
+	Deps    *app.Deps
+	Logs    *SyncBuffer
+	Clients awsclient.Clients
 }
 
 // SyncBuffer is a goroutine-safe log sink.
@@ -67,7 +74,7 @@ func New(tb testing.TB, tune app.Tuning, env map[string]string) *Env {
 	deps := app.BuildTuned(cfg, clients, logging.New(logs, slog.LevelDebug, "api"), tune)
 	srv := httptest.NewServer(deps.API())
 	tb.Cleanup(srv.Close)
-	return &Env{T: tb, URL: srv.URL, Deps: deps, Logs: logs}
+	return &Env{T: tb, URL: srv.URL, Deps: deps, Logs: logs, Clients: clients}
 }
 
 // Client is an API client with optional credentials.
@@ -185,4 +192,67 @@ func (c *Client) Cookies(rawURL string) []*http.Cookie {
 		return nil
 	}
 	return c.http.Jar.Cookies(u)
+}
+
+// Simulator returns the environment of a local stack on the simulator
+// backend with device stores under a temporary folder.
+func Simulator(tb testing.TB) map[string]string {
+	return map[string]string{"CHATSEND_STAGE": "local", "CHATSEND_WHATSAPP_BACKEND": "simulator",
+		"CHATSEND_DEVICE_DIR": tb.TempDir(), "CHATSEND_SIM_DELIVERED_AFTER": "100ms", "CHATSEND_SIM_READ_AFTER": "200ms"}
+}
+
+// FastHost is a host configuration with short leases and polls for tests.
+func FastHost() host.Config {
+	return host.Config{LeaseTTL: 3 * time.Second, Heartbeat: time.Second, ClaimInterval: 300 * time.Millisecond,
+		ResyncInterval: 2 * time.Second, PollWait: time.Second}
+}
+
+// StartHost runs a session host against the env's resources until the
+// test ends (then shuts it down gracefully).
+func (e *Env) StartHost(tune host.Config) *host.Host {
+	e.T.Helper()
+	cfg := e.Deps.Config
+	cfg.HostID = fmt.Sprintf("test-%s", ids.New("h")[10:])
+	h, err := host.FromConfig(cfg, e.Clients, e.Deps.Log.With("component", "session-host"), tune)
+	if err != nil {
+		e.T.Fatalf("host: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { _ = h.Run(ctx) }()
+	e.T.Cleanup(func() {
+		cancel()
+		<-h.Done()
+	})
+	return h
+}
+
+// Eventually polls f every 50 ms until it returns "" (success) or the
+// timeout passes, then fails with f's last message.
+func Eventually(tb testing.TB, timeout time.Duration, f func() string) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := f()
+		if msg == "" {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("after %s: %s", timeout, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// WaitStatus polls a session until it has the status.
+func (c *Client) WaitStatus(id, status string, timeout time.Duration) Response {
+	c.env.T.Helper()
+	var last Response
+	Eventually(c.env.T, timeout, func() string {
+		last = c.Do("GET", "/v1/sessions/"+id, nil)
+		if last.Str("status") == status {
+			return ""
+		}
+		return fmt.Sprintf("session %s is %s (%s), want %s", id, last.Str("status"), last.Str("status_reason"), status)
+	})
+	return last
 }

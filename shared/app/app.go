@@ -24,6 +24,9 @@ import (
 	"github.com/chatsend/chatsend/shared/dynamo"
 	"github.com/chatsend/chatsend/shared/httpapi"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/queue"
+	"github.com/chatsend/chatsend/shared/resources"
+	"github.com/chatsend/chatsend/shared/sessions"
 )
 
 // Deps are the built domain services.
@@ -31,6 +34,7 @@ type Deps struct {
 	Config   config.Config
 	DB       *dynamo.DB
 	Accounts *accounts.Service
+	Sessions *sessions.Service
 	Log      *slog.Logger
 }
 
@@ -41,6 +45,8 @@ type Tuning struct {
 	Password accounts.PasswordParams
 	Limits   accounts.Limits
 	Now      func() time.Time
+	// RPCTimeout bounds waits for the session host (default 15 s).
+	RPCTimeout time.Duration
 }
 
 // Build creates the domain services for cfg on clients.
@@ -58,16 +64,19 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 	if cfg.Local() {
 		prefix = "cs_test_"
 	}
+	control, _ := cfg.Resources.QueueByID(resources.QueueControl)
 	return &Deps{
 		Config: cfg, DB: db, Log: log,
 		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix,
 			Password: t.Password, Limits: t.Limits, Now: t.Now}),
+		Sessions: sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},
+			Logger: log, Backend: cfg.WhatsAppBackend, RPCTimeout: t.RPCTimeout, Now: t.Now}),
 	}
 }
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
-	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.

@@ -6,9 +6,11 @@ package config
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/chatsend/chatsend/shared/resources"
 )
@@ -36,6 +38,16 @@ type Config struct {
 	WhatsAppBackend string
 	// PublicBaseURL is where the API is reachable, for links in responses.
 	PublicBaseURL string
+
+	// DeviceDir holds the WhatsApp device stores of the session host.
+	DeviceDir string
+	// HostID names this session host process (unique among live hosts).
+	HostID string
+	// HostHealthPort serves the session host's /healthz.
+	HostHealthPort int
+	// Simulator timings: receipts after a send, and an optional QR
+	// auto-scan (0 = only the scan endpoint pairs).
+	SimDeliveredAfter, SimReadAfter, SimAutoScanAfter time.Duration
 }
 
 // Local reports whether this is a local run (make dev, tests).
@@ -91,8 +103,49 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if c.WhatsAppBackend != BackendWhatsmeow && c.WhatsAppBackend != BackendSimulator {
 		return Config{}, fmt.Errorf("CHATSEND_WHATSAPP_BACKEND %q: want %q or %q", c.WhatsAppBackend, BackendWhatsmeow, BackendSimulator)
 	}
+	c.DeviceDir = get("CHATSEND_DEVICE_DIR", ".dev/devices")
+	host, _ := os.Hostname()
+	c.HostID = get("CHATSEND_HOST_ID", hostID(host))
+	if !validStage(c.HostID) || len(c.HostID) > 40 {
+		c.HostID = hostID("")
+	}
+	if c.HostHealthPort, err = strconv.Atoi(get("CHATSEND_HOST_HEALTH_PORT", "8081")); err != nil {
+		return Config{}, fmt.Errorf("CHATSEND_HOST_HEALTH_PORT: %w", err)
+	}
+	for _, d := range []struct {
+		env string
+		def string
+		to  *time.Duration
+	}{
+		{"CHATSEND_SIM_DELIVERED_AFTER", "500ms", &c.SimDeliveredAfter},
+		{"CHATSEND_SIM_READ_AFTER", "1500ms", &c.SimReadAfter},
+		{"CHATSEND_SIM_AUTOSCAN_AFTER", "0s", &c.SimAutoScanAfter},
+	} {
+		if *d.to, err = time.ParseDuration(get(d.env, d.def)); err != nil || *d.to < 0 {
+			return Config{}, fmt.Errorf("%s: want a duration such as 2s", d.env)
+		}
+	}
 	c.PublicBaseURL = strings.TrimRight(get("CHATSEND_PUBLIC_BASE_URL", fmt.Sprintf("http://127.0.0.1:%d", c.Port)), "/")
 	return c, nil
+}
+
+// hostID makes a host id from the machine name and a random suffix, as
+// lowercase letters, digits and dashes.
+func hostID(host string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(host) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' {
+			b.WriteRune(r)
+		}
+	}
+	s := b.String()
+	if len(s) > 24 {
+		s = s[:24]
+	}
+	if s == "" {
+		s = "host"
+	}
+	return fmt.Sprintf("%s-%06x", s, rand.Uint32()&0xffffff)
 }
 
 // envKey turns a resource id ("campaign-jobs") into an env suffix ("CAMPAIGN_JOBS").

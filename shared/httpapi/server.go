@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -22,7 +23,11 @@ import (
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/sessions"
 )
+
+// typeOf returns the reflect.Type of T, for hand-written OpenAPI schemas.
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
 
 // Version is the API version in the OpenAPI document.
 const Version = "1.0.0"
@@ -30,6 +35,7 @@ const Version = "1.0.0"
 // Options configure the API.
 type Options struct {
 	Accounts *accounts.Service
+	Sessions *sessions.Service
 	Logger   *slog.Logger
 	// SecureCookies marks the login cookie Secure (off only for local http).
 	SecureCookies bool
@@ -40,6 +46,7 @@ type Server struct {
 	api      huma.API
 	mux      *http.ServeMux
 	accounts *accounts.Service
+	sessions *sessions.Service
 	log      *slog.Logger
 	secure   bool
 	handler  http.Handler
@@ -47,7 +54,7 @@ type Server struct {
 
 // New builds the API with every route registered.
 func New(o Options) *Server {
-	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, log: o.Logger, secure: o.SecureCookies}
+	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -63,6 +70,7 @@ func New(o Options) *Server {
 	}
 	s.api = humago.New(s.mux, cfg)
 	s.routes()
+	s.sessionRoutes()
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }

@@ -137,6 +137,11 @@ func For(stage string) Set {
 	}
 }
 
+// HostInboxPrefix starts the name of every session host's own inbox queue
+// ("chatsend-<stage>-host-<host id>"); the CDK stack grants the hosts
+// create/delete on exactly this prefix.
+func HostInboxPrefix(stage string) string { return "chatsend-" + stage + "-host-" }
+
 // QueueByID returns the queue with the given ID; ok is false if none.
 func (s Set) QueueByID(id string) (Queue, bool) {
 	for _, q := range s.Queues {

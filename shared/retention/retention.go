@@ -21,6 +21,12 @@ const (
 	RateLimit Class = "rate_limit"
 	// IdempotencyKey remembers an Idempotency-Key for 24 h.
 	IdempotencyKey Class = "idempotency_key"
+	// QRCode is a session's current pairing QR code: minutes.
+	QRCode Class = "qr_code"
+	// SessionRPC is a request from the API to a session host.
+	SessionRPC Class = "session_rpc"
+	// SessionHost is a session host's registration.
+	SessionHost Class = "session_host"
 )
 
 // Policy is one row of the retention table.
@@ -45,6 +51,9 @@ var policies = map[Class]Policy{
 	LoginSession:    {LoginSession, LoginAbsolute, "keeps a dashboard user signed in; 12 h absolute and 30 min idle limits reduce the harm of a stolen cookie"},
 	RateLimit:       {RateLimit, time.Hour, "abuse protection counters; only the current window matters"},
 	IdempotencyKey:  {IdempotencyKey, 24 * time.Hour, "lets clients retry a request safely for a day"},
+	QRCode:          {QRCode, 5 * time.Minute, "a pairing QR code is useless once WhatsApp rotates it (60 s, then 20 s each)"},
+	SessionRPC:      {SessionRPC, 10 * time.Minute, "a request to the host holding a session, such as a pairing code or a number check; kept only to answer it"},
+	SessionHost:     {SessionHost, time.Hour, "operational record of a running session host, refreshed while it runs"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,

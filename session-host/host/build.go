@@ -1,0 +1,53 @@
+package host
+
+import (
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/chatsend/chatsend/session-host/wa"
+	"github.com/chatsend/chatsend/session-host/wa/simulator"
+	"github.com/chatsend/chatsend/session-host/wa/whatsmeow"
+	"github.com/chatsend/chatsend/shared/awsclient"
+	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/dynamo"
+	"github.com/chatsend/chatsend/shared/queue"
+	"github.com/chatsend/chatsend/shared/resources"
+)
+
+// NewBackend builds the configured WhatsApp backend: the real whatsmeow one
+// by default, the simulator only when configured (and it says so in logs).
+func NewBackend(cfg config.Config, log *slog.Logger) (wa.Backend, error) {
+	switch cfg.WhatsAppBackend {
+	case config.BackendSimulator:
+		log.Warn("WhatsApp SIMULATOR backend: no real WhatsApp connections; for offline development and tests only")
+		return simulator.New(simulator.Options{Dir: filepath.Join(cfg.DeviceDir, "simulator"),
+			DeliveredAfter: cfg.SimDeliveredAfter, ReadAfter: cfg.SimReadAfter, AutoScanAfter: cfg.SimAutoScanAfter, Logger: log})
+	case config.BackendWhatsmeow:
+		return whatsmeow.New(filepath.Join(cfg.DeviceDir, "whatsmeow"), log)
+	}
+	return nil, fmt.Errorf("unknown WhatsApp backend %q", cfg.WhatsAppBackend)
+}
+
+// FromConfig builds a host from the process configuration.
+func FromConfig(cfg config.Config, c awsclient.Clients, log *slog.Logger, tune Config) (*Host, error) {
+	backend, err := NewBackend(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	control, ok := cfg.Resources.QueueByID(resources.QueueControl)
+	if !ok {
+		return nil, fmt.Errorf("no session-control queue defined")
+	}
+	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
+	tune.ID = cfg.HostID
+	tune.InboxPrefix = resources.HostInboxPrefix(cfg.Stage)
+	return New(tune, Deps{
+		Store:   dynamo.New(c.DynamoDB, cfg.Resources.Main.Name, log),
+		Backend: backend,
+		Control: queue.New(c.SQS, control.Name),
+		Inboxes: SQSInboxes{Client: c.SQS},
+		Events:  queue.EventPublisher{Q: queue.New(c.SQS, evq.Name)},
+		Logger:  log,
+	}), nil
+}
