@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
@@ -139,10 +140,12 @@ type Host struct {
 
 	mu      sync.Mutex
 	runners map[string]*runner
-	running bool
-	killed  bool
-	stop    context.CancelFunc
-	done    chan struct{}
+	// reserved counts takes in flight (lease being acquired).
+	reserved int
+	running  bool
+	killed   bool
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // New returns a host; Run starts it.
@@ -234,6 +237,11 @@ func (h *Host) shutdown() error {
 		}()
 	}
 	wg.Wait()
+	if c, ok := h.backend.(io.Closer); ok { // device stores (SQLite files)
+		if err := c.Close(); err != nil {
+			h.log.Warn("backend close failed", "error", err.Error())
+		}
+	}
 	if killed {
 		h.log.Warn("session host killed; leases left to expire", "sessions", len(list))
 		return nil
@@ -276,7 +284,9 @@ func (h *Host) claimLoop(ctx context.Context) {
 
 // claim takes free and expired leases, up to the host's capacity.
 func (h *Host) claim(ctx context.Context) {
-	room := h.cfg.MaxSessions - h.count()
+	h.mu.Lock()
+	room := h.cfg.MaxSessions - len(h.runners) - h.reserved
+	h.mu.Unlock()
 	if room <= 0 {
 		return
 	}
@@ -300,9 +310,24 @@ func (h *Host) claim(ctx context.Context) {
 // take acquires a session's lease and starts it; false if another host
 // holds it or the session is gone.
 func (h *Host) take(ctx context.Context, sessionID, accountID string) bool {
-	if h.runner(sessionID) != nil {
+	// Reserve a place first, so concurrent takes (claim loop, control
+	// hints) never exceed MaxSessions together.
+	h.mu.Lock()
+	if h.runners[sessionID] != nil {
+		h.mu.Unlock()
 		return true
 	}
+	if len(h.runners)+h.reserved >= h.cfg.MaxSessions {
+		h.mu.Unlock()
+		return false
+	}
+	h.reserved++
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		h.reserved--
+		h.mu.Unlock()
+	}()
 	until := h.now().Add(h.cfg.LeaseTTL)
 	if _, err := h.store.AcquireLease(ctx, sessionID, h.cfg.ID, until, h.now()); err != nil {
 		if !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.NotFound) && ctx.Err() == nil {
@@ -449,7 +474,7 @@ func (h *Host) route(ctx context.Context, c hint) error {
 		return err
 	}
 	if lease.Owner == "" || lease.Owner == h.cfg.ID || !h.now().Before(lease.ExpiresAt) {
-		if h.count() < h.cfg.MaxSessions && h.take(ctx, c.SessionID, lease.AccountID) {
+		if h.take(ctx, c.SessionID, lease.AccountID) {
 			if r := h.runner(c.SessionID); r != nil {
 				r.poke(c.RPCID)
 			}

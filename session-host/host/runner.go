@@ -202,7 +202,9 @@ func (r *runner) reconcile() (gone bool) {
 		case client == nil:
 			if err := r.open(ctx); err != nil {
 				r.log.Error("whatsapp client start failed", "error", err.Error())
-				_ = r.observe(func(o *sessions.Observation) { o.Status, o.StatusReason = sessions.StatusFailed, wa.ReasonConnectFailure })
+				_ = r.observe(func(o *sessions.Observation) {
+					o.Status, o.StatusReason = sessions.StatusFailed, wa.ReasonConnectFailure
+				})
 				break
 			}
 			r.setApplied(ses.Generation)

@@ -210,6 +210,13 @@ func FastHost() host.Config {
 // StartHost runs a session host against the env's resources until the
 // test ends (then shuts it down gracefully).
 func (e *Env) StartHost(tune host.Config) *host.Host {
+	h, _ := e.StartStoppableHost(tune)
+	return h
+}
+
+// StartStoppableHost is StartHost that also returns a graceful stop, which
+// returns once the host has shut down.
+func (e *Env) StartStoppableHost(tune host.Config) (*host.Host, func()) {
 	e.T.Helper()
 	cfg := e.Deps.Config
 	cfg.HostID = fmt.Sprintf("test-%s", ids.New("h")[10:])
@@ -218,12 +225,17 @@ func (e *Env) StartHost(tune host.Config) *host.Host {
 		e.T.Fatalf("host: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { _ = h.Run(ctx) }()
-	e.T.Cleanup(func() {
+	go func() {
+		if err := h.Run(ctx); err != nil {
+			e.T.Errorf("host %s: %v", h.ID(), err)
+		}
+	}()
+	stop := func() {
 		cancel()
 		<-h.Done()
-	})
-	return h
+	}
+	e.T.Cleanup(stop)
+	return h, stop
 }
 
 // Eventually polls f every 50 ms until it returns "" (success) or the
