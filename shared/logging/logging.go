@@ -34,6 +34,15 @@ func From(ctx context.Context) *slog.Logger {
 	return slog.Default()
 }
 
+// Or returns the logger in ctx (which carries request attributes), or
+// fallback when ctx has none.
+func Or(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(ctxKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
+}
+
 // MaskEmail keeps the first character and the domain: "j***@example.com".
 func MaskEmail(email string) string {
 	local, domain, ok := strings.Cut(email, "@")

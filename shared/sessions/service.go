@@ -110,7 +110,7 @@ func (s *Service) Create(ctx context.Context, label string) (Session, error) {
 		return Session{}, fmt.Errorf("create session: %w", err)
 	}
 	s.hint(ctx, ses.ID, "")
-	logging.From(ctx).InfoContext(ctx, "session created", "session_id", ses.ID, "backend", ses.Backend)
+	logging.Or(ctx, s.log).InfoContext(ctx, "session created", "session_id", ses.ID, "backend", ses.Backend)
 	return ses, nil
 }
 
@@ -119,7 +119,7 @@ func (s *Service) Create(ctx context.Context, label string) (Session, error) {
 func (s *Service) hint(ctx context.Context, sessionID, rpcID string) {
 	acct, _ := tenant.AccountID(ctx)
 	if err := s.notify.Notify(ctx, Control{SessionID: sessionID, AccountID: acct, RPCID: rpcID}); err != nil {
-		logging.From(ctx).WarnContext(ctx, "session control hint failed", "session_id", sessionID, "error", err.Error())
+		logging.Or(ctx, s.log).WarnContext(ctx, "session control hint failed", "session_id", sessionID, "error", err.Error())
 	}
 }
 
@@ -164,7 +164,7 @@ func (s *Service) control(ctx context.Context, id string, d Desired) (Session, e
 		return Session{}, fmt.Errorf("set desired %s: %w", d, err)
 	}
 	s.hint(ctx, id, "")
-	logging.From(ctx).InfoContext(ctx, "session control", "session_id", id, "desired", string(d), "generation", ses.Generation)
+	logging.Or(ctx, s.log).InfoContext(ctx, "session control", "session_id", id, "desired", string(d), "generation", ses.Generation)
 	return ses, nil
 }
 
