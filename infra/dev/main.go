@@ -18,6 +18,7 @@ import (
 	"github.com/chatsend/chatsend/shared/app"
 	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/logging"
 )
 
 func main() {
@@ -68,7 +69,7 @@ func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.
 	fmt.Printf("  %s developer account (saved in %s):\n", word, filepath.Join(dir, "dev-credentials.json"))
 	fmt.Printf("    email:    %s\n    password: %s\n    API key:  %s\n", creds.Email, creds.Password, creds.APIKey)
 	fmt.Printf("  Try: curl -H \"Authorization: Bearer %s\" %s/v1/account\n\n", creds.APIKey, cfg.PublicBaseURL)
-	h, err := host.FromConfig(cfg, c, log.With("component", "session-host"), host.Config{PollWait: 2 * time.Second})
+	h, err := host.FromConfig(cfg, c, logging.New(os.Stdout, cfg.LogLevel, "session-host"), host.Config{PollWait: 2 * time.Second})
 	if err != nil {
 		return err
 	}

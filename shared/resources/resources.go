@@ -92,11 +92,13 @@ const (
 	QueueEvents       = "events"
 	QueueWebhooks     = "webhooks"
 	QueuePrivacy      = "privacy"
+	QueueImports      = "imports"
 )
 
 // Bucket IDs.
 const (
 	BucketExports = "exports"
+	BucketImports = "imports"
 )
 
 // For returns the resources of a stage ("local", "dev", "prod", …). Physical
@@ -130,9 +132,11 @@ func For(stage string) Set {
 			q(QueueEvents, false, time.Minute, "receipts, inbound messages and session events from the host"),
 			q(QueueWebhooks, false, time.Minute, "webhook deliveries for functions/webhooks"),
 			q(QueuePrivacy, false, 15*time.Minute, "data-rights jobs for functions/privacy"),
+			q(QueueImports, false, 15*time.Minute, "contact CSV import jobs for functions/imports"),
 		},
 		Buckets: []Bucket{
 			{ID: BucketExports, Name: n("exports"), Purpose: "data-rights export bundles"},
+			{ID: BucketImports, Name: n("imports"), Purpose: "uploaded contact CSV files, kept until their import job ends (7 days at most)"},
 		},
 	}
 }
