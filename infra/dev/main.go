@@ -19,6 +19,8 @@ import (
 	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/config"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/queue"
+	"github.com/chatsend/chatsend/shared/resources"
 )
 
 func main() {
@@ -73,6 +75,9 @@ func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.
 	if err != nil {
 		return err
 	}
+	// Workers that are Lambdas in AWS run here as queue pollers.
+	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
+	go app.PollSQS(ctx, queue.New(c.SQS, evq.Name), deps.EventsHandler(), 2*time.Second, log)
 	hostDone := make(chan error, 1)
 	go func() { hostDone <- h.Run(ctx) }()
 	err = app.RunHTTP(ctx, cfg, deps.API(), log)

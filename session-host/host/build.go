@@ -40,12 +40,14 @@ func FromConfig(cfg config.Config, c awsclient.Clients, log *slog.Logger, tune C
 		return nil, fmt.Errorf("no session-control queue defined")
 	}
 	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
+	sendq, _ := cfg.Resources.QueueByID(resources.QueueSend)
 	tune.ID = cfg.HostID
 	tune.InboxPrefix = resources.HostInboxPrefix(cfg.Stage)
 	return New(tune, Deps{
 		Store:   dynamo.New(c.DynamoDB, cfg.Resources.Main.Name, log),
 		Backend: backend,
 		Control: queue.New(c.SQS, control.Name),
+		Send:    queue.New(c.SQS, sendq.Name),
 		Inboxes: SQSInboxes{Client: c.SQS},
 		Events:  queue.EventPublisher{Q: queue.New(c.SQS, evq.Name)},
 		Logger:  log,

@@ -29,6 +29,7 @@ import (
 	"github.com/chatsend/chatsend/session-host/wa"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/events"
+	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/queue"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/tenant"
@@ -41,6 +42,10 @@ type Store interface {
 	RenewLease(ctx context.Context, sessionID, host string, until time.Time) (sessions.Lease, error)
 	ReleaseLease(ctx context.Context, sessionID, host string) error
 	FindLease(ctx context.Context, sessionID string) (sessions.Lease, error)
+
+	Dispatchable(ctx context.Context, sessionID string, limit int) ([]messages.Message, error)
+	FindMessage(ctx context.Context, id string) (messages.Message, error)
+	TransitionFenced(ctx context.Context, id, sessionID, host string, u messages.Update) error
 
 	FindSession(ctx context.Context, id string) (sessions.Session, error)
 	ObserveSession(ctx context.Context, id string, o sessions.Observation) error
@@ -90,6 +95,12 @@ type Config struct {
 	MaxSessions int
 	// PollWait is the long-poll wait of queue receives.
 	PollWait time.Duration
+	// SendMinInterval and SendMaxInterval bound the random pause between
+	// two sends of one session.
+	SendMinInterval, SendMaxInterval time.Duration
+	// SendPoll is how often an idle session re-checks its dispatch index
+	// (wake-ups usually come sooner, from the send queue).
+	SendPoll time.Duration
 }
 
 func (c *Config) defaults() {
@@ -111,6 +122,12 @@ func (c *Config) defaults() {
 	if c.PollWait == 0 {
 		c.PollWait = 20 * time.Second
 	}
+	if c.SendMinInterval == 0 && c.SendMaxInterval == 0 {
+		c.SendMinInterval, c.SendMaxInterval = 2*time.Second, 6*time.Second
+	}
+	if c.SendPoll == 0 {
+		c.SendPoll = time.Minute
+	}
 }
 
 // Deps are the host's collaborators.
@@ -118,6 +135,7 @@ type Deps struct {
 	Store   Store
 	Backend wa.Backend
 	Control Queue // the shared session-control queue
+	Send    Queue // the shared send queue (wake-ups for sessions with messages)
 	Inboxes Inboxes
 	Events  events.Publisher
 	Logger  *slog.Logger
@@ -130,6 +148,7 @@ type Host struct {
 	store   Store
 	backend wa.Backend
 	control Queue
+	send    Queue
 	inboxes Inboxes
 	events  events.Publisher
 	log     *slog.Logger
@@ -154,7 +173,7 @@ func New(cfg Config, d Deps) *Host {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Host{cfg: cfg, store: d.Store, backend: d.Backend, control: d.Control, inboxes: d.Inboxes, events: d.Events,
+	return &Host{cfg: cfg, store: d.Store, backend: d.Backend, control: d.Control, send: d.Send, inboxes: d.Inboxes, events: d.Events,
 		log: d.Logger.With("host_id", cfg.ID, "backend", d.Backend.Name()), now: d.Now, runners: map[string]*runner{}, done: make(chan struct{})}
 }
 
@@ -182,6 +201,11 @@ func (h *Host) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, loop := range []func(context.Context){h.claimLoop, h.heartbeatLoop, h.resyncLoop,
 		func(ctx context.Context) { h.consume(ctx, h.control, true) },
+		func(ctx context.Context) {
+			if h.send != nil {
+				h.consume(ctx, h.send, true)
+			}
+		},
 		func(ctx context.Context) { h.consume(ctx, h.inbox, false) }} {
 		wg.Add(1)
 		go func() {
@@ -427,9 +451,20 @@ func (h *Host) resyncLoop(ctx context.Context) {
 // hint is a control message as it travels between hosts.
 type hint struct {
 	sessions.Control
+	// Kind is "send" for a send wake-up, "" for a control hint.
+	Kind string `json:"kind,omitempty"`
 	// Hops counts forwards between hosts, to stop ping-pong while a lease
 	// changes hands.
 	Hops int `json:"hops,omitempty"`
+}
+
+// deliver hands a hint to the runner holding its session.
+func (r *runner) deliver(c hint) {
+	if isSend(c) {
+		r.wakeSender()
+		return
+	}
+	r.poke(c.RPCID)
 }
 
 // consume handles control hints from q until ctx ends.
@@ -463,7 +498,7 @@ func (h *Host) consume(ctx context.Context, q Queue, shared bool) {
 // lease if need be) or, by its inbox, the host that holds it.
 func (h *Host) route(ctx context.Context, c hint) error {
 	if r := h.runner(c.SessionID); r != nil {
-		r.poke(c.RPCID)
+		r.deliver(c)
 		return nil
 	}
 	lease, err := h.store.FindLease(ctx, c.SessionID)
@@ -476,7 +511,7 @@ func (h *Host) route(ctx context.Context, c hint) error {
 	if lease.Owner == "" || lease.Owner == h.cfg.ID || !h.now().Before(lease.ExpiresAt) {
 		if h.take(ctx, c.SessionID, lease.AccountID) {
 			if r := h.runner(c.SessionID); r != nil {
-				r.poke(c.RPCID)
+				r.deliver(c)
 			}
 			return nil
 		}

@@ -29,6 +29,7 @@ type runner struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	pokes  chan string // "" = reconcile, else an RPC id
+	wake   chan struct{}
 
 	mu         sync.Mutex
 	client     wa.Client
@@ -43,7 +44,7 @@ type runner struct {
 func newRunner(h *Host, id, acct string, until time.Time) *runner {
 	ctx, cancel := context.WithCancel(tenantCtx(context.Background(), acct))
 	return &runner{h: h, id: id, acct: acct, log: h.log.With("session_id", id, "tenant_id", acct),
-		ctx: ctx, cancel: cancel, done: make(chan struct{}), pokes: make(chan string, 256), leaseUntil: until}
+		ctx: ctx, cancel: cancel, done: make(chan struct{}), pokes: make(chan string, 256), wake: make(chan struct{}, 1), leaseUntil: until}
 }
 
 func (r *runner) extend(until time.Time) {
@@ -83,7 +84,16 @@ func (r *runner) poke(rpcID string) {
 }
 
 func (r *runner) run() {
-	defer close(r.done)
+	sending := make(chan struct{})
+	defer func() {
+		r.cancel() // also ends the sender
+		<-sending
+		close(r.done)
+	}()
+	go func() {
+		defer close(sending)
+		r.sendLoop()
+	}()
 	if r.reconcile() {
 		r.finish()
 		return
@@ -365,6 +375,7 @@ func (r *runner) onEvent(ev wa.Event) error {
 	case wa.PairError:
 		return set(sessions.StatusFailed, wa.ReasonPairFailed)
 	case wa.Connected:
+		defer r.wakeSender() // messages may be waiting for the connection
 		return r.observe(func(o *sessions.Observation) {
 			o.Status, o.StatusReason, o.Phone, o.PushName = sessions.StatusConnected, "", e.Phone, e.PushName
 			o.ConnectedSince = r.h.now().UTC()

@@ -26,6 +26,8 @@ import (
 	"github.com/chatsend/chatsend/shared/config"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/queue"
+	"github.com/chatsend/chatsend/shared/resources"
 )
 
 // Env is one running API with its own tables.
@@ -204,7 +206,8 @@ func Simulator(tb testing.TB) map[string]string {
 // FastHost is a host configuration with short leases and polls for tests.
 func FastHost() host.Config {
 	return host.Config{LeaseTTL: 3 * time.Second, Heartbeat: time.Second, ClaimInterval: 300 * time.Millisecond,
-		ResyncInterval: 2 * time.Second, PollWait: time.Second}
+		ResyncInterval: 2 * time.Second, PollWait: time.Second,
+		SendMinInterval: 5 * time.Millisecond, SendMaxInterval: 20 * time.Millisecond, SendPoll: 2 * time.Second}
 }
 
 // StartHost runs a session host against the env's resources until the
@@ -236,6 +239,19 @@ func (e *Env) StartStoppableHost(tune host.Config) (*host.Host, func()) {
 	}
 	e.T.Cleanup(stop)
 	return h, stop
+}
+
+// StartEventsConsumer runs functions/events' handler on the events queue
+// until the test ends, as the Lambda event source mapping would.
+func (e *Env) StartEventsConsumer() {
+	evq, _ := e.Deps.Config.Resources.QueueByID(resources.QueueEvents)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		app.PollSQS(ctx, queue.New(e.Clients.SQS, evq.Name), e.Deps.EventsHandler(), time.Second, e.Deps.Log)
+	}()
+	e.T.Cleanup(func() { cancel(); <-done })
 }
 
 // Eventually polls f every 50 ms until it returns "" (success) or the

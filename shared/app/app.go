@@ -24,9 +24,11 @@ import (
 	"github.com/chatsend/chatsend/shared/dynamo"
 	"github.com/chatsend/chatsend/shared/httpapi"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/queue"
 	"github.com/chatsend/chatsend/shared/resources"
 	"github.com/chatsend/chatsend/shared/sessions"
+	"github.com/chatsend/chatsend/shared/tracking"
 )
 
 // Deps are the built domain services.
@@ -35,6 +37,8 @@ type Deps struct {
 	DB       *dynamo.DB
 	Accounts *accounts.Service
 	Sessions *sessions.Service
+	Messages *messages.Service
+	Tracking *tracking.Handler
 	Log      *slog.Logger
 }
 
@@ -65,18 +69,27 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 		prefix = "cs_test_"
 	}
 	control, _ := cfg.Resources.QueueByID(resources.QueueControl)
-	return &Deps{
+	sendq, _ := cfg.Resources.QueueByID(resources.QueueSend)
+	deps := &Deps{
 		Config: cfg, DB: db, Log: log,
 		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix,
 			Password: t.Password, Limits: t.Limits, Now: t.Now}),
 		Sessions: sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},
 			Logger: log, Backend: cfg.WhatsAppBackend, RPCTimeout: t.RPCTimeout, Now: t.Now}),
 	}
+	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
+		Region: func(ctx context.Context) (string, error) {
+			a, err := deps.Accounts.GetAccount(ctx)
+			return a.DefaultRegion, err
+		},
+		Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
+	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Log: log}
+	return deps
 }
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
-	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.

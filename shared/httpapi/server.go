@@ -23,6 +23,7 @@ import (
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/sessions"
 )
 
@@ -36,6 +37,7 @@ const Version = "1.0.0"
 type Options struct {
 	Accounts *accounts.Service
 	Sessions *sessions.Service
+	Messages *messages.Service
 	Logger   *slog.Logger
 	// SecureCookies marks the login cookie Secure (off only for local http).
 	SecureCookies bool
@@ -47,6 +49,7 @@ type Server struct {
 	mux      *http.ServeMux
 	accounts *accounts.Service
 	sessions *sessions.Service
+	messages *messages.Service
 	log      *slog.Logger
 	secure   bool
 	handler  http.Handler
@@ -54,7 +57,7 @@ type Server struct {
 
 // New builds the API with every route registered.
 func New(o Options) *Server {
-	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, log: o.Logger, secure: o.SecureCookies}
+	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -71,6 +74,7 @@ func New(o Options) *Server {
 	s.api = humago.New(s.mux, cfg)
 	s.routes()
 	s.sessionRoutes()
+	s.messageRoutes()
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }

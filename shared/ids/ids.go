@@ -62,3 +62,35 @@ func Valid(prefix, id string) bool {
 	}
 	return true
 }
+
+// Bytes returns the 16 bytes behind an id of the given prefix.
+func Bytes(prefix, id string) ([16]byte, bool) {
+	var out [16]byte
+	if !Valid(prefix, id) {
+		return out, false
+	}
+	body := id[len(prefix)+1:]
+	var hi, lo uint64
+	for i := 0; i < len(body); i++ {
+		v := uint64(strings.IndexByte(alphabet, body[i]))
+		hi = hi<<5 | lo>>59
+		lo = lo<<5 | v
+	}
+	// 26 digits carry 130 bits; the top two are always zero for our ids.
+	binary.BigEndian.PutUint64(out[:8], hi)
+	binary.BigEndian.PutUint64(out[8:], lo)
+	return out, true
+}
+
+// FromBytes is the inverse of Bytes.
+func FromBytes(prefix string, b [16]byte) string {
+	var out [26]byte
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return prefix + "_" + string(out[:])
+}

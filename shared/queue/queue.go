@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/chatsend/chatsend/shared/events"
+	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/sessions"
 )
 
@@ -196,4 +197,16 @@ var _ events.Publisher = EventPublisher{}
 // Publish implements events.Publisher.
 func (p EventPublisher) Publish(ctx context.Context, e events.Event) error {
 	return p.Q.SendJSON(ctx, e, "", "")
+}
+
+// SendDispatcher wakes the session host holding a session through the send
+// FIFO queue (group = session, deduplicated per message).
+type SendDispatcher struct{ Q *Queue }
+
+var _ messages.Dispatcher = SendDispatcher{}
+
+// Wake implements messages.Dispatcher.
+func (d SendDispatcher) Wake(ctx context.Context, accountID, sessionID, messageID string) error {
+	return d.Q.SendJSON(ctx, map[string]string{"session_id": sessionID, "account_id": accountID, "message_id": messageID, "kind": "send"},
+		sessionID, messageID)
 }

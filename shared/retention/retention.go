@@ -27,6 +27,10 @@ const (
 	SessionRPC Class = "session_rpc"
 	// SessionHost is a session host's registration.
 	SessionHost Class = "session_host"
+	// MessageMetadata is who, when, status history of a message.
+	MessageMetadata Class = "message_metadata"
+	// MessageBody is a message's text and media reference.
+	MessageBody Class = "message_body"
 )
 
 // Policy is one row of the retention table.
@@ -54,6 +58,8 @@ var policies = map[Class]Policy{
 	QRCode:          {QRCode, 5 * time.Minute, "a pairing QR code is useless once WhatsApp rotates it (60 s, then 20 s each)"},
 	SessionRPC:      {SessionRPC, 10 * time.Minute, "a request to the host holding a session, such as a pairing code or a number check; kept only to answer it"},
 	SessionHost:     {SessionHost, time.Hour, "operational record of a running session host, refreshed while it runs"},
+	MessageMetadata: {MessageMetadata, 400 * 24 * time.Hour, "delivery records for troubleshooting, disputes and usage reports over a year"},
+	MessageBody:     {MessageBody, 30 * 24 * time.Hour, "needed only to send the message and to let the customer check what was sent recently"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,

@@ -1,0 +1,98 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/chatsend/chatsend/shared/awsclient"
+	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/events"
+	"github.com/chatsend/chatsend/shared/queue"
+)
+
+// SQSHandler is an SQS-triggered Lambda handler that reports partial
+// batch failures, so only the failed records are retried.
+type SQSHandler func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error)
+
+// EventsHandler is the functions/events handler: each record is one
+// domain event; a record that fails is retried alone (and lands in the
+// dead-letter queue after five tries).
+func (d *Deps) EventsHandler() SQSHandler {
+	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
+		var resp awsevents.SQSEventResponse
+		for _, rec := range ev.Records {
+			var e events.Event
+			err := json.Unmarshal([]byte(rec.Body), &e)
+			if err == nil {
+				err = d.Tracking.Handle(ctx, e)
+			}
+			if err != nil {
+				d.Log.WarnContext(ctx, "event not handled; will retry", "message_id", rec.MessageId, "event_id", e.ID, "error", err.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			}
+		}
+		return resp, nil
+	}
+}
+
+// RunSQS runs h as the Lambda of an SQS event source mapping when started
+// by the Lambda runtime; otherwise it polls the queue itself (make dev).
+func RunSQS(ctx context.Context, cfg config.Config, c awsclient.Clients, queueID string, h SQSHandler, log *slog.Logger) error {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambda.StartWithOptions(h, lambda.WithContext(ctx))
+		return nil
+	}
+	q, ok := cfg.Resources.QueueByID(queueID)
+	if !ok {
+		return fmt.Errorf("no queue %q", queueID)
+	}
+	PollSQS(ctx, queue.New(c.SQS, q.Name), h, 20*time.Second, log)
+	return nil
+}
+
+// PollSQS feeds a queue's messages to h in Lambda's event shape until ctx
+// ends, deleting the records h did not report as failed — what an event
+// source mapping does, for local runs and tests.
+func PollSQS(ctx context.Context, q *queue.Queue, h SQSHandler, wait time.Duration, log *slog.Logger) {
+	for ctx.Err() == nil {
+		msgs, err := q.Receive(ctx, 10, wait)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Warn("queue receive failed", "queue", q.Name(), "error", err.Error())
+				time.Sleep(time.Second)
+			}
+			continue
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		ev := awsevents.SQSEvent{Records: make([]awsevents.SQSMessage, len(msgs))}
+		for i, m := range msgs {
+			ev.Records[i] = awsevents.SQSMessage{MessageId: m.ID, ReceiptHandle: m.Receipt, Body: m.Body,
+				Attributes: map[string]string{"ApproximateReceiveCount": fmt.Sprint(m.ReceiveCount)}}
+		}
+		resp, err := h(ctx, ev)
+		if err != nil {
+			log.Warn("queue handler failed; batch will be retried", "queue", q.Name(), "error", err.Error())
+			continue
+		}
+		failed := map[string]bool{}
+		for _, f := range resp.BatchItemFailures {
+			failed[f.ItemIdentifier] = true
+		}
+		for _, m := range msgs {
+			if !failed[m.ID] {
+				if err := q.Delete(ctx, m.Receipt); err != nil && ctx.Err() == nil {
+					log.Warn("queue delete failed", "queue", q.Name(), "error", err.Error())
+				}
+			}
+		}
+	}
+}

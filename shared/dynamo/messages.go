@@ -1,0 +1,386 @@
+package dynamo
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/resources"
+	"github.com/chatsend/chatsend/shared/retention"
+)
+
+var _ messages.Store = (*DB)(nil)
+
+const (
+	skMsgPfx  = "MSG#"
+	skIdemPfx = "IDEM#"
+	// pfxDispatch keys a session's dispatch index: the messages still to
+	// send (queued, or sending when a host died mid-send), oldest first.
+	pfxDispatch = "Q#"
+)
+
+type messageItem struct {
+	header
+	GSI1PK     string `dynamodbav:"gsi1pk,omitempty"`
+	GSI1SK     string `dynamodbav:"gsi1sk,omitempty"`
+	ID         string `dynamodbav:"id"`
+	SessionID  string `dynamodbav:"session_id"`
+	CampaignID string `dynamodbav:"campaign_id,omitempty"`
+	ContactID  string `dynamodbav:"contact_id,omitempty"`
+	To         string `dynamodbav:"to"`
+	Status     string `dynamodbav:"status"`
+	Reason     string `dynamodbav:"reason,omitempty"`
+	// Times holds at_<status>: when the message last entered each status.
+	// (One attribute per status, set with a plain SET: it works the same
+	// on DynamoDB and emulators that lack list_append.)
+	AtQueued  *time.Time `dynamodbav:"at_queued,omitempty"`
+	AtSending *time.Time `dynamodbav:"at_sending,omitempty"`
+	AtSent    *time.Time `dynamodbav:"at_sent,omitempty"`
+	AtDeliv   *time.Time `dynamodbav:"at_delivered,omitempty"`
+	AtRead    *time.Time `dynamodbav:"at_read,omitempty"`
+	AtFailed  *time.Time `dynamodbav:"at_failed,omitempty"`
+	AtSkipped *time.Time `dynamodbav:"at_skipped,omitempty"`
+	CreatedAt time.Time  `dynamodbav:"created_at"`
+	UpdatedAt time.Time  `dynamodbav:"updated_at"`
+}
+
+// slots maps each status to its timestamp attribute.
+func (it *messageItem) slots() map[messages.Status]**time.Time {
+	return map[messages.Status]**time.Time{
+		messages.StatusQueued: &it.AtQueued, messages.StatusSending: &it.AtSending, messages.StatusSent: &it.AtSent,
+		messages.StatusDelivered: &it.AtDeliv, messages.StatusRead: &it.AtRead, messages.StatusFailed: &it.AtFailed,
+		messages.StatusSkipped: &it.AtSkipped,
+	}
+}
+
+// history rebuilds the status history from the timestamps, in order.
+func (it messageItem) history() []messages.Change {
+	var out []messages.Change
+	for st, at := range it.slots() {
+		if *at != nil {
+			c := messages.Change{Status: st, At: **at}
+			if st == messages.Status(it.Status) {
+				c.Reason = it.Reason
+			}
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Status.Rank() != out[j].Status.Rank() {
+			return out[i].Status.Rank() < out[j].Status.Rank()
+		}
+		return out[i].At.Before(out[j].At)
+	})
+	return out
+}
+
+type messageBodyItem struct {
+	header
+	Text  string          `dynamodbav:"text,omitempty"`
+	Media *messages.Media `dynamodbav:"media,omitempty"`
+}
+
+// dispatchLane orders a session's queue: single messages before campaign
+// messages, each campaign in its own lane.
+func dispatchLane(m messages.Message) string {
+	if m.CampaignID == "" {
+		return "0single#" + m.ID
+	}
+	return "1" + m.CampaignID + "#" + m.ID
+}
+
+func (it messageItem) domain() messages.Message {
+	return messages.Message{ID: it.ID, AccountID: it.Acct, SessionID: it.SessionID, CampaignID: it.CampaignID,
+		ContactID: it.ContactID, To: it.To, Status: messages.Status(it.Status), Reason: it.Reason,
+		History: it.history(), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+}
+
+func (db *DB) messageItems(acct string, m messages.Message) (meta, body map[string]types.AttributeValue, err error) {
+	pk := pfxAccount + acct
+	it := messageItem{header: header{PK: pk, SK: skMsgPfx + m.ID, Type: "message", Acct: acct,
+		TTL: ttlOf(retention.ExpiresAt(retention.MessageMetadata, m.CreatedAt))},
+		ID: m.ID, SessionID: m.SessionID, CampaignID: m.CampaignID, ContactID: m.ContactID, To: m.To,
+		Status: string(m.Status), Reason: m.Reason, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+	slots := it.slots()
+	for _, c := range m.History {
+		at := c.At
+		*slots[c.Status] = &at
+	}
+	if m.Status == messages.StatusQueued {
+		it.GSI1PK, it.GSI1SK = pfxDispatch+m.SessionID, dispatchLane(m)
+	}
+	if meta, err = marshal(it); err != nil {
+		return nil, nil, err
+	}
+	body, err = marshal(messageBodyItem{header: header{PK: pk, SK: skMsgPfx + m.ID + "#BODY", Type: "message_body", Acct: acct,
+		TTL: ttlOf(retention.ExpiresAt(retention.MessageBody, m.CreatedAt))}, Text: m.Text, Media: m.Media})
+	return meta, body, err
+}
+
+func idemSK(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return skIdemPfx + hex.EncodeToString(sum[:])
+}
+
+type idemItem struct {
+	header
+	RequestHash string `dynamodbav:"request_hash"`
+	MessageID   string `dynamodbav:"message_id"`
+}
+
+// CreateMessage implements messages.Store.
+func (db *DB) CreateMessage(ctx context.Context, m messages.Message, idem *messages.Idempotency) error {
+	acct, pk, err := tenantPK(ctx)
+	if err != nil {
+		return err
+	}
+	meta, body, err := db.messageItems(acct, m)
+	if err != nil {
+		return err
+	}
+	notExists := aws.String("attribute_not_exists(pk)")
+	tx := []types.TransactWriteItem{
+		{Put: &types.Put{TableName: &db.table, Item: meta, ConditionExpression: notExists}},
+		{Put: &types.Put{TableName: &db.table, Item: body, ConditionExpression: notExists}},
+	}
+	if idem != nil {
+		it, err := marshal(idemItem{header: header{PK: pk, SK: idemSK(idem.Key), Type: "idempotency_key", Acct: acct,
+			TTL: ttlOf(retention.ExpiresAt(retention.IdempotencyKey, m.CreatedAt))}, RequestHash: idem.RequestHash, MessageID: idem.MessageID})
+		if err != nil {
+			return err
+		}
+		// An expired key may still linger before the TTL sweep: overwrite it.
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &db.table, Item: it,
+			ConditionExpression:       aws.String("attribute_not_exists(pk) OR #ttl < :now"),
+			ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(db.now().Unix())}}})
+	}
+	_, err = db.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: tx})
+	if cancelReasons(err) != nil {
+		return errs.E(errs.Conflict, "message or idempotency key exists")
+	}
+	if err != nil {
+		return fmt.Errorf("create message %s: %w", m.ID, err)
+	}
+	return nil
+}
+
+// FindIdempotency implements messages.Store.
+func (db *DB) FindIdempotency(ctx context.Context, key string) (messages.Idempotency, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return messages.Idempotency{}, err
+	}
+	var it idemItem
+	if err := db.get(ctx, pk, idemSK(key), true, &it, "unknown idempotency key"); err != nil {
+		return messages.Idempotency{}, err
+	}
+	return messages.Idempotency{Key: key, RequestHash: it.RequestHash, MessageID: it.MessageID}, nil
+}
+
+// FindMessage implements messages.Store: metadata and body in one query.
+func (db *DB) FindMessage(ctx context.Context, id string) (messages.Message, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return messages.Message{}, err
+	}
+	var m messages.Message
+	found := false
+	err = db.queryPrefix(ctx, pk, skMsgPfx+id, func(item map[string]types.AttributeValue) error {
+		switch sk := item["sk"].(*types.AttributeValueMemberS).Value; sk {
+		case skMsgPfx + id:
+			var it messageItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return fmt.Errorf("decode message: %w", err)
+			}
+			body := m
+			m = it.domain()
+			m.Text, m.Media = body.Text, body.Media
+			found = true
+		case skMsgPfx + id + "#BODY":
+			var it messageBodyItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return fmt.Errorf("decode message body: %w", err)
+			}
+			m.Text, m.Media = it.Text, it.Media
+		}
+		return nil
+	})
+	if err != nil {
+		return messages.Message{}, err
+	}
+	if !found {
+		return messages.Message{}, errs.E(errs.NotFound, "no message %q", id)
+	}
+	return m, nil
+}
+
+// ListMessages implements messages.Store: newest first, filtered, with an
+// opaque cursor (the last returned message's key).
+func (db *DB) ListMessages(ctx context.Context, f messages.Filter) (messages.Page, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return messages.Page{}, err
+	}
+	filter := []string{"#type = :message", "(attribute_not_exists(#ttl) OR #ttl > :now)"}
+	vals := map[string]types.AttributeValue{":pk": s(pk), ":p": s(skMsgPfx), ":message": s("message"), ":now": n(db.now().Unix())}
+	names := map[string]string{"#type": "type", "#ttl": "ttl"}
+	for attr, v := range map[string]string{"session_id": f.SessionID, "campaign_id": f.CampaignID, "to": f.To, "status": string(f.Status)} {
+		if v != "" {
+			names["#"+attr] = attr
+			vals[":"+attr] = s(v)
+			filter = append(filter, "#"+attr+" = :"+attr)
+		}
+	}
+	in := &dynamodb.QueryInput{TableName: &db.table, KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
+		FilterExpression: aws.String(strings.Join(filter, " AND ")), ExpressionAttributeNames: names,
+		ExpressionAttributeValues: vals, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(max(f.Limit*2, 50)))}
+	if f.Cursor != "" {
+		sk, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		if err != nil || !strings.HasPrefix(string(sk), skMsgPfx) {
+			return messages.Page{}, errs.InvalidFields(errs.FieldError{Field: "query.cursor", Message: "cursor is not valid"})
+		}
+		in.ExclusiveStartKey = key(pk, string(sk))
+	}
+	var page messages.Page
+	for {
+		res, err := db.client.Query(ctx, in)
+		if err != nil {
+			return messages.Page{}, fmt.Errorf("list messages: %w", err)
+		}
+		for _, item := range res.Items {
+			var it messageItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return messages.Page{}, fmt.Errorf("decode message: %w", err)
+			}
+			page.Messages = append(page.Messages, it.domain())
+			if len(page.Messages) == f.Limit {
+				page.Next = base64.RawURLEncoding.EncodeToString([]byte(it.SK))
+				return page, nil
+			}
+		}
+		if res.LastEvaluatedKey == nil {
+			return page, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+func (db *DB) transitionUpdate(pk, id string, u messages.Update) (*types.Update, error) {
+	at, err := attributevalue.Marshal(u.At)
+	if err != nil {
+		return nil, fmt.Errorf("encode time: %w", err)
+	}
+	vals := map[string]types.AttributeValue{":to": s(string(u.To)), ":r": s(u.Reason), ":at": at}
+	var in []string
+	for i, f := range u.From {
+		k := fmt.Sprintf(":f%d", i)
+		vals[k] = s(string(f))
+		in = append(in, k)
+	}
+	expr := "SET #st = :to, reason = :r, updated_at = :at, #when = :at"
+	if u.To != messages.StatusQueued && u.To != messages.StatusSending {
+		expr += " REMOVE gsi1pk, gsi1sk" // leaves the dispatch index
+	}
+	return &types.Update{TableName: &db.table, Key: key(pk, skMsgPfx+id), UpdateExpression: aws.String(expr),
+		ConditionExpression:       aws.String("#st IN (" + strings.Join(in, ", ") + ")"),
+		ExpressionAttributeNames:  map[string]string{"#st": "status", "#when": "at_" + string(u.To)},
+		ExpressionAttributeValues: vals}, nil
+}
+
+// Transition implements messages.Store.
+func (db *DB) Transition(ctx context.Context, id string, u messages.Update) (messages.Message, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return messages.Message{}, err
+	}
+	up, err := db.transitionUpdate(pk, id, u)
+	if err != nil {
+		return messages.Message{}, err
+	}
+	res, err := db.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: up.TableName, Key: up.Key,
+		UpdateExpression: up.UpdateExpression, ConditionExpression: up.ConditionExpression,
+		ExpressionAttributeNames: up.ExpressionAttributeNames, ExpressionAttributeValues: up.ExpressionAttributeValues,
+		ReturnValues: types.ReturnValueAllNew})
+	if conditionFailed(err) {
+		var it messageItem // tell a missing message from one in another state
+		if err := db.get(ctx, pk, skMsgPfx+id, true, &it, fmt.Sprintf("no message %q", id)); err != nil {
+			return messages.Message{}, err
+		}
+		return messages.Message{}, errs.E(errs.Conflict, "message %s is %s, which cannot become %s", id, it.Status, u.To)
+	}
+	if err != nil {
+		return messages.Message{}, fmt.Errorf("transition %s to %s: %w", id, u.To, err)
+	}
+	var it messageItem
+	if err := attributevalue.UnmarshalMap(res.Attributes, &it); err != nil {
+		return messages.Message{}, fmt.Errorf("decode message: %w", err)
+	}
+	return it.domain(), nil
+}
+
+// TransitionFenced is Transition for the session host: it applies only
+// while host holds the session's lease (errs.Conflict otherwise), so a
+// host that lost a session can never send or record a send for it.
+func (db *DB) TransitionFenced(ctx context.Context, id, sessionID, host string, u messages.Update) error {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return err
+	}
+	up, err := db.transitionUpdate(pk, id, u)
+	if err != nil {
+		return err
+	}
+	_, err = db.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: up},
+		{ConditionCheck: &types.ConditionCheck{TableName: &db.table, Key: key(pfxLease+sessionID, "LEASE"),
+			ConditionExpression:       aws.String("#o = :h"),
+			ExpressionAttributeNames:  map[string]string{"#o": "owner"},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(host)}}},
+	}})
+	if r := cancelReasons(err); r != nil {
+		if len(r) > 1 && r[1] == "ConditionalCheckFailed" {
+			return errs.E(errs.Conflict, "host %s no longer holds session %s", host, sessionID)
+		}
+		return errs.E(errs.Conflict, "message %s is not in a state that can become %s", id, u.To)
+	}
+	if err != nil {
+		return fmt.Errorf("transition %s to %s: %w", id, u.To, err)
+	}
+	return nil
+}
+
+// Dispatchable lists up to limit messages of a session still to send
+// (queued, or sending when a host stopped mid-send), in dispatch order.
+// The index is eventually consistent: callers re-check with a conditional
+// transition.
+func (db *DB) Dispatchable(ctx context.Context, sessionID string, limit int) ([]messages.Message, error) {
+	res, err := db.client.Query(ctx, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
+		KeyConditionExpression:    aws.String("gsi1pk = :p"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pfxDispatch + sessionID)},
+		Limit:                     aws.Int32(int32(limit))})
+	if err != nil {
+		return nil, fmt.Errorf("dispatchable %s: %w", sessionID, err)
+	}
+	out := make([]messages.Message, 0, len(res.Items))
+	for _, item := range res.Items {
+		var it messageItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			return nil, fmt.Errorf("decode message: %w", err)
+		}
+		out = append(out, it.domain())
+	}
+	return out, nil
+}
