@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -100,4 +101,13 @@ func (b *builder) queue(id string) awssqs.Queue {
 		panic(fmt.Sprintf("stack: unknown queue %q", id))
 	}
 	return q
+}
+
+// consume makes fn the consumer of a queue: an event source mapping that
+// reports partial batch failures, so only failed records are retried.
+func (b *builder) consume(fn awslambda.Function, queueID string, batch int) {
+	fn.AddEventSource(awslambdaeventsources.NewSqsEventSource(b.queue(queueID), &awslambdaeventsources.SqsEventSourceProps{
+		BatchSize:               jsii.Number(batch),
+		ReportBatchItemFailures: jsii.Bool(true),
+	}))
 }

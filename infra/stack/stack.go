@@ -84,8 +84,12 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 
 	api := b.goFunction("api", 29*time.Second) // API Gateway gives up after 30 s
 	b.grantReadWriteTable(api)
-	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueuePrivacy, resources.QueueWebhooks)
+	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks)
 	b.addHTTPAPI(api)
+
+	events := b.goFunction("events", time.Minute) // delivery tracking from the session host's events
+	b.grantReadWriteTable(events)
+	b.consume(events, resources.QueueEvents, 10)
 
 	b.addSessionHost()
 	return st

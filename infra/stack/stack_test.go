@@ -46,13 +46,24 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	functions := filepath.Join(dir, "functions")
-	if err := os.MkdirAll(filepath.Join(functions, "api"), 0o755); err != nil {
+	// Every folder under functions/ is a Lambda the stack may build.
+	entries, err := os.ReadDir(filepath.Join("..", "..", "functions"))
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := os.WriteFile(filepath.Join(functions, "api", "bootstrap"), []byte("not a binary"), 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Join(functions, e.Name()), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := os.WriteFile(filepath.Join(functions, e.Name(), "bootstrap"), []byte("not a binary"), 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
 	}
 
 	outDir = filepath.Join(dir, "cdk.out")
@@ -307,7 +318,7 @@ func TestAPIFunction(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, id := range []string{resources.QueueCampaignJobs, resources.QueueControl, resources.QueuePrivacy, resources.QueueWebhooks} {
+	for _, id := range []string{resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks} {
 		q, _ := set.QueueByID(id)
 		want = append(want, fmt.Sprint(getAtt(oneID(t, "AWS::SQS::Queue", "QueueName", q.Name), "Arn")))
 		if env := "CHATSEND_QUEUE_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_")); props["Environment"].(map[string]any)["Variables"].(map[string]any)[env] == nil {
@@ -404,4 +415,11 @@ func TestNagCatchesFindings(t *testing.T) {
 	if len(*errs) == 0 {
 		t.Error("cdk-nag reported no SQS3/SQS4 error on a bare queue; are the checks wired up?")
 	}
+}
+
+func TestEventsConsumerMapping(t *testing.T) {
+	hasProps(t, "events queue mapping with partial batch failures", "AWS::Lambda::EventSourceMapping", map[string]any{
+		"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+		"BatchSize":             10,
+	})
 }
