@@ -78,6 +78,10 @@ func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.
 	// Workers that are Lambdas in AWS run here as queue pollers.
 	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
 	go app.PollSQS(ctx, queue.New(c.SQS, evq.Name), deps.EventsHandler(), 2*time.Second, log)
+	jobq, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
+	go app.PollSQS(ctx, queue.New(c.SQS, jobq.Name), deps.FanoutHandler(), 2*time.Second, log)
+	impq, _ := cfg.Resources.QueueByID(resources.QueueImports)
+	go app.PollSQS(ctx, queue.New(c.SQS, impq.Name), deps.ImportsHandler(), 2*time.Second, log.With("component", "imports"))
 	hostDone := make(chan error, 1)
 	go func() { hostDone <- h.Run(ctx) }()
 	err = app.RunHTTP(ctx, cfg, deps.API(), log)

@@ -140,6 +140,7 @@ func (b *builder) addBuckets() {
 			RemovalPolicy: b.removal,
 		})
 		b.bucketEnv["CHATSEND_BUCKET_"+envKey(bk.ID)] = bucket.BucketName()
+		b.buckets[bk.ID] = bucket
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -55,6 +56,8 @@ type builder struct {
 	queues  map[string]awssqs.Queue
 	// bucketEnv maps CHATSEND_BUCKET_<ID> to each bucket's final name.
 	bucketEnv map[string]*string
+	// buckets maps resources bucket ids to their constructs.
+	buckets map[string]awss3.Bucket
 }
 
 // New builds the ChatSend stack for props.Stage in scope. It panics (as CDK
@@ -74,6 +77,7 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 		removal:   awscdk.RemovalPolicy_RETAIN,
 		queues:    map[string]awssqs.Queue{},
 		bucketEnv: map[string]*string{},
+		buckets:   map[string]awss3.Bucket{},
 	}
 	if props.Stage == "local" {
 		b.removal = awscdk.RemovalPolicy_DESTROY
@@ -90,6 +94,15 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	events := b.goFunction("events", time.Minute) // delivery tracking from the session host's events
 	b.grantReadWriteTable(events)
 	b.consume(events, resources.QueueEvents, 10)
+
+	// The fan-out stops 30 s before its timeout and enqueues its own
+	// continuation, so any audience size finishes in 15-minute slices.
+	fanout := b.goFunction("fanout", 15*time.Minute)
+	b.grantReadWriteTable(fanout)
+	b.grantSend(fanout, resources.QueueCampaignJobs, resources.QueueSend)
+	b.consume(fanout, resources.QueueCampaignJobs, 1)
+
+	b.addImports(api)
 
 	b.addSessionHost()
 	return st

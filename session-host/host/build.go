@@ -42,6 +42,12 @@ func FromConfig(cfg config.Config, c awsclient.Clients, log *slog.Logger, tune C
 	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
 	sendq, _ := cfg.Resources.QueueByID(resources.QueueSend)
 	tune.ID = cfg.HostID
+	if tune.LeaseTTL == 0 {
+		tune.LeaseTTL = cfg.HostLeaseTTL
+	}
+	if tune.CampaignIntervalScale == 0 && cfg.WhatsAppBackend == config.BackendSimulator {
+		tune.CampaignIntervalScale = cfg.SimPacingScale
+	}
 	tune.InboxPrefix = resources.HostInboxPrefix(cfg.Stage)
 	return New(tune, Deps{
 		Store:   dynamo.New(c.DynamoDB, cfg.Resources.Main.Name, log),

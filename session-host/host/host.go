@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/session-host/wa"
+	"github.com/chatsend/chatsend/shared/accounts"
+	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/messages"
@@ -43,7 +45,11 @@ type Store interface {
 	ReleaseLease(ctx context.Context, sessionID, host string) error
 	FindLease(ctx context.Context, sessionID string) (sessions.Lease, error)
 
-	Dispatchable(ctx context.Context, sessionID string, limit int) ([]messages.Message, error)
+	Dispatchable(ctx context.Context, sessionID, lane string, limit int) ([]messages.Message, error)
+	RunningCampaigns(ctx context.Context, sessionID string) ([]campaigns.Campaign, error)
+	CompleteIfDone(ctx context.Context, id string, at time.Time) (bool, error)
+	CountDailySend(ctx context.Context, sessionID, day string, limit int) (bool, error)
+	FindAccount(ctx context.Context) (accounts.Account, error)
 	FindMessage(ctx context.Context, id string) (messages.Message, error)
 	TransitionFenced(ctx context.Context, id, sessionID, host string, u messages.Update) error
 
@@ -101,6 +107,9 @@ type Config struct {
 	// SendPoll is how often an idle session re-checks its dispatch index
 	// (wake-ups usually come sooner, from the send queue).
 	SendPoll time.Duration
+	// CampaignIntervalScale, when positive, multiplies campaign pacing
+	// intervals (tests and benchmarks compress seconds into milliseconds).
+	CampaignIntervalScale float64
 }
 
 func (c *Config) defaults() {

@@ -37,6 +37,11 @@ type runner struct {
 	leaseUntil time.Time
 	loaded     bool
 
+	// Sender state, used only on the sender goroutine.
+	turn    int            // round-robin position among running campaigns
+	tz      *time.Location // the account's time zone
+	tzUntil time.Time
+
 	obsMu sync.Mutex // serialises observations (one DynamoDB write at a time)
 	obs   sessions.Observation
 }
@@ -181,7 +186,7 @@ func (r *runner) reconcile() (gone bool) {
 	if first {
 		r.obsMu.Lock()
 		r.obs = sessions.Observation{Status: ses.Status, StatusReason: ses.StatusReason, Phone: ses.Phone, PushName: ses.PushName,
-			ConnectedSince: ses.ConnectedSince, ObservedGeneration: ses.ObservedGeneration, HostID: ses.HostID}
+			ConnectedSince: ses.ConnectedSince, PairedAt: ses.PairedAt, ObservedGeneration: ses.ObservedGeneration, HostID: ses.HostID}
 		r.obsMu.Unlock()
 	}
 
@@ -371,6 +376,7 @@ func (r *runner) onEvent(ev wa.Event) error {
 		_ = r.h.store.DeleteQR(r.ctx, r.id)
 		return r.observe(func(o *sessions.Observation) {
 			o.Status, o.StatusReason, o.Phone, o.PushName = sessions.StatusPairing, "", e.Phone, e.PushName
+			o.PairedAt = r.h.now().UTC()
 		})
 	case wa.PairError:
 		return set(sessions.StatusFailed, wa.ReasonPairFailed)

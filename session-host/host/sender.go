@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/session-host/wa"
+	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/sessions"
@@ -14,6 +15,12 @@ import (
 // sendAttempts is how often a send that fails for an unknown reason is
 // tried before the message fails with send_error.
 const sendAttempts = 3
+
+// kindSend marks a wake-up from the send queue.
+const kindSend = "send"
+
+// isSend reports a send wake-up.
+func isSend(c hint) bool { return c.Kind == kindSend }
 
 // wakeSender tells the session's sender there may be messages to send.
 func (r *runner) wakeSender() {
@@ -24,18 +31,25 @@ func (r *runner) wakeSender() {
 }
 
 // sendLoop drains the session's dispatch index while the session is
-// connected, one message at a time, spaced by the pacing interval. Wake-ups
-// come from the send queue; a slow poll covers lost ones, and the first
-// pass after a start or takeover resumes messages a dead host left behind.
+// connected, one message at a time: single messages first, then running
+// campaigns in turn, each paced by its own settings. Wake-ups come from the
+// send queue; a slow poll covers lost ones, and the first pass after a
+// start or takeover resumes messages a dead host left behind.
 func (r *runner) sendLoop() {
 	attempts := map[string]int{}
 	poll := time.NewTicker(r.h.cfg.SendPoll)
 	defer poll.Stop()
 	for {
 		if r.currentStatus() == sessions.StatusConnected {
-			for r.ctx.Err() == nil && r.sendNext(attempts) {
-				if !r.pace() {
+			for r.ctx.Err() == nil {
+				pause, ok := r.sendNext(attempts)
+				if !ok {
+					break
+				}
+				select {
+				case <-r.ctx.Done():
 					return
+				case <-time.After(pause):
 				}
 			}
 		}
@@ -48,37 +62,145 @@ func (r *runner) sendLoop() {
 	}
 }
 
-// pace waits a random interval between the configured bounds (a steady
-// rhythm looks like a bot to WhatsApp); false if the runner stopped.
-func (r *runner) pace() bool {
-	lo, hi := r.h.cfg.SendMinInterval, r.h.cfg.SendMaxInterval
-	d := lo
-	if hi > lo {
-		d += time.Duration(rand.Int64N(int64(hi - lo)))
+// interval draws a random pause between lo and hi: a steady rhythm looks
+// like a bot to WhatsApp.
+func interval(lo, hi time.Duration) time.Duration {
+	if hi <= lo {
+		return lo
 	}
-	select {
-	case <-r.ctx.Done():
+	return lo + time.Duration(rand.Int64N(int64(hi-lo)))
+}
+
+// sendNext sends the session's next message and returns the pause before
+// the one after; false when nothing can be sent now.
+func (r *runner) sendNext(attempts map[string]int) (time.Duration, bool) {
+	m, c, ok := r.pick()
+	if !ok {
+		return 0, false
+	}
+	if !r.sendOne(m, attempts) {
+		return 0, false
+	}
+	if c == nil {
+		return interval(r.h.cfg.SendMinInterval, r.h.cfg.SendMaxInterval), true
+	}
+	if r.h.cfg.CampaignIntervalScale > 0 { // tests compress campaign pacing
+		return interval(time.Duration(float64(c.Pacing.MinIntervalS)*r.h.cfg.CampaignIntervalScale*float64(time.Second)),
+			time.Duration(float64(c.Pacing.MaxIntervalS)*r.h.cfg.CampaignIntervalScale*float64(time.Second))), true
+	}
+	return interval(time.Duration(c.Pacing.MinIntervalS)*time.Second, time.Duration(c.Pacing.MaxIntervalS)*time.Second), true
+}
+
+// pick chooses the next message: a single message if any, else the next
+// message of the running campaigns in turn, skipping campaigns in quiet
+// hours or over their daily cap (with the warm-up ramp). Paused and
+// cancelled campaigns are not running, so pausing takes effect before the
+// next send.
+func (r *runner) pick() (messages.Message, *campaigns.Campaign, bool) {
+	ctx := r.ctx
+	ms, err := r.h.store.Dispatchable(ctx, r.id, messages.SingleLane, 1)
+	if err != nil {
+		r.logErr("dispatch index read failed", err)
+		return messages.Message{}, nil, false
+	}
+	if len(ms) > 0 {
+		return ms[0], nil, true
+	}
+	running, err := r.h.store.RunningCampaigns(ctx, r.id)
+	if err != nil || len(running) == 0 {
+		r.logErr("running campaigns read failed", err)
+		return messages.Message{}, nil, false
+	}
+	now := r.h.now().In(r.timeZone())
+	for i := range running {
+		c := running[(r.turn+i)%len(running)]
+		if inQuietHours(c.Pacing, now) {
+			continue
+		}
+		ms, err := r.h.store.Dispatchable(ctx, r.id, campaigns.Lane(c.ID), 1)
+		if err != nil {
+			r.logErr("dispatch index read failed", err)
+			return messages.Message{}, nil, false
+		}
+		if len(ms) == 0 {
+			if c.FanoutDone {
+				if done, err := r.h.store.CompleteIfDone(ctx, c.ID, r.h.now().UTC()); err == nil && done {
+					r.log.Info("campaign completed", "campaign_id", c.ID)
+				}
+			}
+			continue
+		}
+		if ms[0].Status == messages.StatusQueued { // a resumed send was counted already
+			ok, err := r.h.store.CountDailySend(ctx, r.id, now.Format(time.DateOnly), dailyLimit(c.Pacing, r.pairedAt(), now))
+			if err != nil {
+				r.logErr("daily cap count failed", err)
+				return messages.Message{}, nil, false
+			}
+			if !ok {
+				continue // cap reached for today
+			}
+		}
+		r.turn = (r.turn + i + 1) % len(running)
+		return ms[0], &c, true
+	}
+	return messages.Message{}, nil, false
+}
+
+// dailyLimit is the campaign's daily cap, ramped up for a newly paired
+// number: 20 sends on its first day, doubling each day.
+func dailyLimit(p campaigns.Pacing, pairedAt, now time.Time) int {
+	if !p.WarmUp || pairedAt.IsZero() {
+		return p.DailyCap
+	}
+	days := int(now.Sub(pairedAt) / (24 * time.Hour))
+	if days >= 10 {
+		return p.DailyCap
+	}
+	return min(p.DailyCap, 20<<days)
+}
+
+// inQuietHours reports whether local is inside the campaign's quiet window
+// (which may wrap midnight, e.g. 22:00–08:00).
+func inQuietHours(p campaigns.Pacing, local time.Time) bool {
+	if p.QuietStart == "" {
 		return false
-	case <-time.After(d):
-		return true
+	}
+	cur := local.Format("15:04")
+	if p.QuietStart <= p.QuietEnd {
+		return cur >= p.QuietStart && cur < p.QuietEnd
+	}
+	return cur >= p.QuietStart || cur < p.QuietEnd
+}
+
+func (r *runner) pairedAt() time.Time {
+	r.obsMu.Lock()
+	defer r.obsMu.Unlock()
+	return r.obs.PairedAt
+}
+
+// timeZone is the account's time zone, read at most once a minute.
+func (r *runner) timeZone() *time.Location {
+	if r.tz != nil && r.h.now().Before(r.tzUntil) {
+		return r.tz
+	}
+	r.tz, r.tzUntil = time.UTC, r.h.now().Add(time.Minute)
+	if a, err := r.h.store.FindAccount(r.ctx); err == nil {
+		if loc, err := time.LoadLocation(a.TimeZone); err == nil {
+			r.tz = loc
+		}
+	}
+	return r.tz
+}
+
+func (r *runner) logErr(msg string, err error) {
+	if err != nil && r.ctx.Err() == nil {
+		r.log.Warn(msg, "error", err.Error())
 	}
 }
 
-// sendNext sends the session's next message; false when there is none or
-// the session cannot send now.
-func (r *runner) sendNext(attempts map[string]int) bool {
+// sendOne sends one message; false when the session cannot send now.
+func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 	ctx := r.ctx
-	batch, err := r.h.store.Dispatchable(ctx, r.id, 1)
-	if err != nil {
-		if ctx.Err() == nil {
-			r.log.Warn("dispatch index read failed", "error", err.Error())
-		}
-		return false
-	}
-	if len(batch) == 0 {
-		return false
-	}
-	m := batch[0]
 	log := r.log.With("message_id", m.ID)
 	fenced := func(from []messages.Status, to messages.Status, reason string) error {
 		return r.h.store.TransitionFenced(ctx, m.ID, r.id, r.h.cfg.ID, messages.Update{From: from, To: to, Reason: reason, At: r.h.now().UTC()})
@@ -117,7 +239,7 @@ func (r *runner) sendNext(attempts map[string]int) bool {
 			From: []messages.Status{messages.StatusSending}, To: messages.StatusSent, At: res.Timestamp.UTC()}); err != nil && !errs.Is(err, errs.Conflict) {
 			log.Warn("mark sent failed; the resend after recovery reuses the WhatsApp id", "error", err.Error())
 		}
-		log.Info("message sent", "whatsapp_id", res.ID)
+		log.Debug("message sent", "whatsapp_id", res.ID)
 		return true
 	case errors.Is(err, wa.ErrNotOnWhatsApp):
 		delete(attempts, m.ID)
@@ -140,9 +262,3 @@ func (r *runner) sendNext(attempts map[string]int) bool {
 		return false
 	}
 }
-
-// isSend reports a send wake-up.
-func isSend(c hint) bool { return c.Kind == kindSend }
-
-// kindSend marks a wake-up from the send queue.
-const kindSend = "send"

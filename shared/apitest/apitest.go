@@ -243,13 +243,18 @@ func (e *Env) StartStoppableHost(tune host.Config) (*host.Host, func()) {
 
 // StartEventsConsumer runs functions/events' handler on the events queue
 // until the test ends, as the Lambda event source mapping would.
-func (e *Env) StartEventsConsumer() {
-	evq, _ := e.Deps.Config.Resources.QueueByID(resources.QueueEvents)
+func (e *Env) StartEventsConsumer() { e.startWorker(resources.QueueEvents, e.Deps.EventsHandler()) }
+
+// StartFanout runs functions/fanout's handler on the campaign-jobs queue.
+func (e *Env) StartFanout() { e.startWorker(resources.QueueCampaignJobs, e.Deps.FanoutHandler()) }
+
+func (e *Env) startWorker(queueID string, h app.SQSHandler) {
+	q, _ := e.Deps.Config.Resources.QueueByID(queueID)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		app.PollSQS(ctx, queue.New(e.Clients.SQS, evq.Name), e.Deps.EventsHandler(), time.Second, e.Deps.Log)
+		app.PollSQS(ctx, queue.New(e.Clients.SQS, q.Name), h, time.Second, e.Deps.Log)
 	}()
 	e.T.Cleanup(func() { cancel(); <-done })
 }

@@ -20,7 +20,9 @@ import (
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/awsclient"
+	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/config"
+	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/dynamo"
 	"github.com/chatsend/chatsend/shared/httpapi"
 	"github.com/chatsend/chatsend/shared/logging"
@@ -33,13 +35,15 @@ import (
 
 // Deps are the built domain services.
 type Deps struct {
-	Config   config.Config
-	DB       *dynamo.DB
-	Accounts *accounts.Service
-	Sessions *sessions.Service
-	Messages *messages.Service
-	Tracking *tracking.Handler
-	Log      *slog.Logger
+	Config    config.Config
+	DB        *dynamo.DB
+	Accounts  *accounts.Service
+	Sessions  *sessions.Service
+	Messages  *messages.Service
+	Tracking  *tracking.Handler
+	Campaigns *campaigns.Service
+	Contacts  *contacts.Service
+	Log       *slog.Logger
 }
 
 // Tuning overrides cost and limit settings; tests use it to keep argon2id
@@ -84,12 +88,17 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 		},
 		Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
 	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Log: log}
+	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
+	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db},
+		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
+		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Logger: log, Now: t.Now})
+	deps.Contacts = buildContacts(cfg, c, db, log, t)
 	return deps
 }
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
-	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.

@@ -15,6 +15,7 @@ import (
 	"github.com/chatsend/chatsend/shared/config"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/queue"
+	"github.com/chatsend/chatsend/shared/tenant"
 )
 
 // SQSHandler is an SQS-triggered Lambda handler that reports partial
@@ -94,5 +95,30 @@ func PollSQS(ctx context.Context, q *queue.Queue, h SQSHandler, wait time.Durati
 				}
 			}
 		}
+	}
+}
+
+// FanoutHandler is the functions/fanout handler: each record is a campaign
+// job. A job stops before the Lambda's deadline and enqueues its own
+// continuation, so a fan-out of any size finishes.
+func (d *Deps) FanoutHandler() SQSHandler {
+	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
+		deadline := time.Now().Add(10 * time.Minute)
+		if dl, ok := ctx.Deadline(); ok {
+			deadline = dl.Add(-30 * time.Second)
+		}
+		var resp awsevents.SQSEventResponse
+		for _, rec := range ev.Records {
+			var job queue.CampaignJob
+			err := json.Unmarshal([]byte(rec.Body), &job)
+			if err == nil {
+				err = d.Campaigns.Fanout(tenant.With(ctx, job.AccountID), job.CampaignID, deadline)
+			}
+			if err != nil {
+				d.Log.WarnContext(ctx, "campaign job failed; will retry", "message_id", rec.MessageId, "campaign_id", job.CampaignID, "error", err.Error())
+				resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			}
+		}
+		return resp, nil
 	}
 }

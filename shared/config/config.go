@@ -48,6 +48,11 @@ type Config struct {
 	// Simulator timings: receipts after a send, and an optional QR
 	// auto-scan (0 = only the scan endpoint pairs).
 	SimDeliveredAfter, SimReadAfter, SimAutoScanAfter time.Duration
+	// SimPacingScale compresses campaign pacing (0.001 turns seconds into
+	// milliseconds); it applies only with the simulator backend.
+	SimPacingScale float64
+	// HostLeaseTTL is how long a session host's lease lasts unrenewed.
+	HostLeaseTTL time.Duration
 }
 
 // Local reports whether this is a local run (make dev, tests).
@@ -120,9 +125,21 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		{"CHATSEND_SIM_DELIVERED_AFTER", "500ms", &c.SimDeliveredAfter},
 		{"CHATSEND_SIM_READ_AFTER", "1500ms", &c.SimReadAfter},
 		{"CHATSEND_SIM_AUTOSCAN_AFTER", "0s", &c.SimAutoScanAfter},
+		{"CHATSEND_HOST_LEASE_TTL", "30s", &c.HostLeaseTTL},
 	} {
 		if *d.to, err = time.ParseDuration(get(d.env, d.def)); err != nil || *d.to < 0 {
 			return Config{}, fmt.Errorf("%s: want a duration such as 2s", d.env)
+		}
+	}
+	if c.HostLeaseTTL < 3*time.Second {
+		return Config{}, fmt.Errorf("CHATSEND_HOST_LEASE_TTL must be at least 3s")
+	}
+	if v := get("CHATSEND_SIM_PACING_SCALE", ""); v != "" {
+		if c.SimPacingScale, err = strconv.ParseFloat(v, 64); err != nil || c.SimPacingScale < 0 || c.SimPacingScale > 1 {
+			return Config{}, fmt.Errorf("CHATSEND_SIM_PACING_SCALE: want a number between 0 and 1")
+		}
+		if c.WhatsAppBackend != BackendSimulator {
+			return Config{}, fmt.Errorf("CHATSEND_SIM_PACING_SCALE is only allowed with CHATSEND_WHATSAPP_BACKEND=simulator")
 		}
 	}
 	c.PublicBaseURL = strings.TrimRight(get("CHATSEND_PUBLIC_BASE_URL", fmt.Sprintf("http://127.0.0.1:%d", c.Port)), "/")

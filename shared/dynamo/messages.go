@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -96,7 +97,7 @@ type messageBodyItem struct {
 // messages, each campaign in its own lane.
 func dispatchLane(m messages.Message) string {
 	if m.CampaignID == "" {
-		return "0single#" + m.ID
+		return messages.SingleLane + m.ID
 	}
 	return "1" + m.CampaignID + "#" + m.ID
 }
@@ -278,98 +279,100 @@ func (db *DB) ListMessages(ctx context.Context, f messages.Filter) (messages.Pag
 	}
 }
 
-func (db *DB) transitionUpdate(pk, id string, u messages.Update) (*types.Update, error) {
+// transitionTx builds the transaction of one transition from the status
+// the message has now (cur): the message update, conditioned on cur, and
+// for campaign messages the move of one count from cur to u.To.
+func (db *DB) transitionTx(pk string, m messageItem, u messages.Update) ([]types.TransactWriteItem, error) {
 	at, err := attributevalue.Marshal(u.At)
 	if err != nil {
 		return nil, fmt.Errorf("encode time: %w", err)
-	}
-	vals := map[string]types.AttributeValue{":to": s(string(u.To)), ":r": s(u.Reason), ":at": at}
-	var in []string
-	for i, f := range u.From {
-		k := fmt.Sprintf(":f%d", i)
-		vals[k] = s(string(f))
-		in = append(in, k)
 	}
 	expr := "SET #st = :to, reason = :r, updated_at = :at, #when = :at"
 	if u.To != messages.StatusQueued && u.To != messages.StatusSending {
 		expr += " REMOVE gsi1pk, gsi1sk" // leaves the dispatch index
 	}
-	return &types.Update{TableName: &db.table, Key: key(pk, skMsgPfx+id), UpdateExpression: aws.String(expr),
-		ConditionExpression:       aws.String("#st IN (" + strings.Join(in, ", ") + ")"),
+	tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &db.table, Key: key(pk, skMsgPfx+m.ID),
+		UpdateExpression:          aws.String(expr),
+		ConditionExpression:       aws.String("#st = :cur"),
 		ExpressionAttributeNames:  map[string]string{"#st": "status", "#when": "at_" + string(u.To)},
-		ExpressionAttributeValues: vals}, nil
+		ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(string(u.To)), ":r": s(u.Reason), ":at": at, ":cur": s(m.Status)}}}}
+	if m.CampaignID != "" {
+		tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &db.table, Key: key(pk, skCampaignPfx+m.CampaignID),
+			UpdateExpression:          aws.String("ADD #from :minus, #to :one"),
+			ExpressionAttributeNames:  map[string]string{"#from": "n_" + m.Status, "#to": "n_" + string(u.To)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1), ":one": n(1)}}})
+	}
+	return tx, nil
 }
 
-// Transition implements messages.Store.
-func (db *DB) Transition(ctx context.Context, id string, u messages.Update) (messages.Message, error) {
+// transition applies u to message id: it reads the current status, checks
+// it is one of u.From, and writes the change conditioned on that status
+// (retrying if it moved meanwhile). extra items (a lease check) join the
+// transaction; a failure of one of them is errs.Conflict with extraMsg.
+func (db *DB) transition(ctx context.Context, id string, u messages.Update, extra []types.TransactWriteItem, extraMsg string) (messages.Message, error) {
 	_, pk, err := tenantPK(ctx)
 	if err != nil {
 		return messages.Message{}, err
 	}
-	up, err := db.transitionUpdate(pk, id, u)
-	if err != nil {
-		return messages.Message{}, err
-	}
-	res, err := db.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: up.TableName, Key: up.Key,
-		UpdateExpression: up.UpdateExpression, ConditionExpression: up.ConditionExpression,
-		ExpressionAttributeNames: up.ExpressionAttributeNames, ExpressionAttributeValues: up.ExpressionAttributeValues,
-		ReturnValues: types.ReturnValueAllNew})
-	if conditionFailed(err) {
-		var it messageItem // tell a missing message from one in another state
+	for attempt := 0; attempt < 5; attempt++ {
+		var it messageItem
 		if err := db.get(ctx, pk, skMsgPfx+id, true, &it, fmt.Sprintf("no message %q", id)); err != nil {
 			return messages.Message{}, err
 		}
-		return messages.Message{}, errs.E(errs.Conflict, "message %s is %s, which cannot become %s", id, it.Status, u.To)
+		if !slices.Contains(u.From, messages.Status(it.Status)) {
+			return messages.Message{}, errs.E(errs.Conflict, "message %s is %s, which cannot become %s", id, it.Status, u.To)
+		}
+		tx, err := db.transitionTx(pk, it, u)
+		if err != nil {
+			return messages.Message{}, err
+		}
+		_, err = db.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: append(tx, extra...)})
+		if r := cancelReasons(err); r != nil {
+			for i := len(tx); i < len(r); i++ {
+				if r[i] == "ConditionalCheckFailed" {
+					return messages.Message{}, errs.E(errs.Conflict, "%s", extraMsg)
+				}
+			}
+			continue // the status moved under us: read again
+		}
+		if err != nil {
+			return messages.Message{}, fmt.Errorf("transition %s to %s: %w", id, u.To, err)
+		}
+		m := it.domain()
+		m.Status, m.Reason, m.UpdatedAt = u.To, u.Reason, u.At
+		m.History = append(m.History, messages.Change{Status: u.To, Reason: u.Reason, At: u.At})
+		return m, nil
 	}
-	if err != nil {
-		return messages.Message{}, fmt.Errorf("transition %s to %s: %w", id, u.To, err)
-	}
-	var it messageItem
-	if err := attributevalue.UnmarshalMap(res.Attributes, &it); err != nil {
-		return messages.Message{}, fmt.Errorf("decode message: %w", err)
-	}
-	return it.domain(), nil
+	return messages.Message{}, errs.E(errs.Conflict, "message %s keeps changing; retry", id)
+}
+
+// Transition implements messages.Store.
+func (db *DB) Transition(ctx context.Context, id string, u messages.Update) (messages.Message, error) {
+	return db.transition(ctx, id, u, nil, "")
 }
 
 // TransitionFenced is Transition for the session host: it applies only
 // while host holds the session's lease (errs.Conflict otherwise), so a
 // host that lost a session can never send or record a send for it.
 func (db *DB) TransitionFenced(ctx context.Context, id, sessionID, host string, u messages.Update) error {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return err
-	}
-	up, err := db.transitionUpdate(pk, id, u)
-	if err != nil {
-		return err
-	}
-	_, err = db.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Update: up},
-		{ConditionCheck: &types.ConditionCheck{TableName: &db.table, Key: key(pfxLease+sessionID, "LEASE"),
-			ConditionExpression:       aws.String("#o = :h"),
-			ExpressionAttributeNames:  map[string]string{"#o": "owner"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(host)}}},
-	}})
-	if r := cancelReasons(err); r != nil {
-		if len(r) > 1 && r[1] == "ConditionalCheckFailed" {
-			return errs.E(errs.Conflict, "host %s no longer holds session %s", host, sessionID)
-		}
-		return errs.E(errs.Conflict, "message %s is not in a state that can become %s", id, u.To)
-	}
-	if err != nil {
-		return fmt.Errorf("transition %s to %s: %w", id, u.To, err)
-	}
-	return nil
+	_, err := db.transition(ctx, id, u, []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{TableName: &db.table,
+		Key:                       key(pfxLease+sessionID, "LEASE"),
+		ConditionExpression:       aws.String("#o = :h"),
+		ExpressionAttributeNames:  map[string]string{"#o": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(host)}}}},
+		fmt.Sprintf("host %s no longer holds session %s", host, sessionID))
+	return err
 }
 
-// Dispatchable lists up to limit messages of a session still to send
-// (queued, or sending when a host stopped mid-send), in dispatch order.
+// Dispatchable lists up to limit messages of a session's lane (SingleLane,
+// campaigns.Lane, or "" for all) still to send — queued, or sending when a
+// host stopped mid-send — in dispatch order.
 // The index is eventually consistent: callers re-check with a conditional
 // transition.
-func (db *DB) Dispatchable(ctx context.Context, sessionID string, limit int) ([]messages.Message, error) {
+func (db *DB) Dispatchable(ctx context.Context, sessionID, lane string, limit int) ([]messages.Message, error) {
 	res, err := db.client.Query(ctx, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
-		KeyConditionExpression:    aws.String("gsi1pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pfxDispatch + sessionID)},
+		KeyConditionExpression:    aws.String("gsi1pk = :p AND begins_with(gsi1sk, :lane)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pfxDispatch + sessionID), ":lane": s(lane)},
 		Limit:                     aws.Int32(int32(limit))})
 	if err != nil {
 		return nil, fmt.Errorf("dispatchable %s: %w", sessionID, err)

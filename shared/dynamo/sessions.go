@@ -41,6 +41,7 @@ type sessionItem struct {
 	Phone              string    `dynamodbav:"phone"`
 	PushName           string    `dynamodbav:"push_name"`
 	ConnectedSince     time.Time `dynamodbav:"connected_since"`
+	PairedAt           time.Time `dynamodbav:"paired_at"`
 	LastEventAt        time.Time `dynamodbav:"last_event_at"`
 	ObservedGeneration int64     `dynamodbav:"observed_generation"`
 	HostID             string    `dynamodbav:"host_id"`
@@ -51,7 +52,7 @@ type sessionItem struct {
 func (it sessionItem) domain() sessions.Session {
 	return sessions.Session{ID: it.ID, AccountID: it.Acct, Label: it.Label, Backend: it.Backend,
 		Desired: sessions.Desired(it.Desired), Generation: it.Generation, Status: sessions.Status(it.Status),
-		StatusReason: it.StatusReason, Phone: it.Phone, PushName: it.PushName, ConnectedSince: it.ConnectedSince,
+		StatusReason: it.StatusReason, Phone: it.Phone, PushName: it.PushName, ConnectedSince: it.ConnectedSince, PairedAt: it.PairedAt,
 		LastEventAt: it.LastEventAt, ObservedGeneration: it.ObservedGeneration, HostID: it.HostID,
 		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
@@ -188,14 +189,14 @@ func (db *DB) ObserveSession(ctx context.Context, id string, o sessions.Observat
 		return err
 	}
 	vals := map[string]any{":st": string(o.Status), ":r": o.StatusReason, ":p": o.Phone, ":pn": o.PushName,
-		":cs": o.ConnectedSince, ":og": o.ObservedGeneration, ":h": o.HostID, ":t": o.At}
+		":cs": o.ConnectedSince, ":pa": o.PairedAt, ":og": o.ObservedGeneration, ":h": o.HostID, ":t": o.At}
 	av, err := attributevalue.MarshalMap(vals)
 	if err != nil {
 		return fmt.Errorf("encode observation: %w", err)
 	}
 	_, err = db.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
 		{Update: &types.Update{TableName: &db.table, Key: key(pk, skSessionPfx+id),
-			UpdateExpression: aws.String("SET #st = :st, status_reason = :r, phone = :p, push_name = :pn, connected_since = :cs, " +
+			UpdateExpression: aws.String("SET #st = :st, status_reason = :r, phone = :p, push_name = :pn, connected_since = :cs, paired_at = :pa, " +
 				"observed_generation = :og, host_id = :h, last_event_at = :t, updated_at = :t"),
 			ConditionExpression:       aws.String("attribute_exists(pk)"),
 			ExpressionAttributeNames:  map[string]string{"#st": "status"},

@@ -97,15 +97,7 @@ func (s *Server) messageRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			out := &listMessagesOutput{}
-			out.Body.Data = make([]MessageJSON, 0, len(page.Messages))
-			for _, m := range page.Messages {
-				out.Body.Data = append(out.Body.Data, messageJSON(m, false))
-			}
-			if page.Next != "" {
-				out.Body.NextCursor = &page.Next
-			}
-			return out, nil
+			return listOutput(page), nil
 		})
 	register(s, huma.Operation{OperationID: "get-message", Method: "GET", Path: "/v1/messages/{id}", Summary: "Get a message with its status history",
 		Tags: tags, Errors: []int{404}}, accounts.ScopeRead,
@@ -116,4 +108,16 @@ func (s *Server) messageRoutes() {
 			}
 			return &messageOutput{Body: messageJSON(m, true)}, nil
 		})
+}
+
+func listOutput(page messages.Page) *listMessagesOutput {
+	out := &listMessagesOutput{}
+	out.Body.Data = make([]MessageJSON, 0, len(page.Messages))
+	for _, m := range page.Messages {
+		out.Body.Data = append(out.Body.Data, messageJSON(m, false))
+	}
+	if page.Next != "" {
+		out.Body.NextCursor = &page.Next
+	}
+	return out
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/chatsend/chatsend/shared/accounts"
+	"github.com/chatsend/chatsend/shared/campaigns"
+	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/sessions"
@@ -35,29 +37,33 @@ const Version = "1.0.0"
 
 // Options configure the API.
 type Options struct {
-	Accounts *accounts.Service
-	Sessions *sessions.Service
-	Messages *messages.Service
-	Logger   *slog.Logger
+	Accounts  *accounts.Service
+	Sessions  *sessions.Service
+	Messages  *messages.Service
+	Campaigns *campaigns.Service
+	Contacts  *contacts.Service
+	Logger    *slog.Logger
 	// SecureCookies marks the login cookie Secure (off only for local http).
 	SecureCookies bool
 }
 
 // Server is the API handler.
 type Server struct {
-	api      huma.API
-	mux      *http.ServeMux
-	accounts *accounts.Service
-	sessions *sessions.Service
-	messages *messages.Service
-	log      *slog.Logger
-	secure   bool
-	handler  http.Handler
+	api       huma.API
+	mux       *http.ServeMux
+	accounts  *accounts.Service
+	sessions  *sessions.Service
+	messages  *messages.Service
+	campaigns *campaigns.Service
+	contacts  *contacts.Service
+	log       *slog.Logger
+	secure    bool
+	handler   http.Handler
 }
 
 // New builds the API with every route registered.
 func New(o Options) *Server {
-	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, log: o.Logger, secure: o.SecureCookies}
+	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -74,7 +80,9 @@ func New(o Options) *Server {
 	s.api = humago.New(s.mux, cfg)
 	s.routes()
 	s.sessionRoutes()
+	s.contactRoutes()
 	s.messageRoutes()
+	s.campaignRoutes()
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }

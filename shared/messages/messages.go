@@ -182,6 +182,10 @@ type Store interface {
 	Transition(ctx context.Context, id string, u Update) (Message, error)
 }
 
+// SingleLane is the dispatch-index lane of single (API) messages, sent
+// before campaign messages.
+const SingleLane = "0single#"
+
 // Dispatcher wakes the session host holding a session: it has messages to send.
 type Dispatcher interface {
 	Wake(ctx context.Context, accountID, sessionID, messageID string) error

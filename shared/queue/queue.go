@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/sessions"
@@ -86,6 +87,20 @@ func (q *Queue) Send(ctx context.Context, body []byte, group, dedup string) erro
 		in.MessageGroupId, in.MessageDeduplicationId = &group, &dedup
 	}
 	if _, err := q.client.SendMessage(ctx, in); err != nil {
+		return fmt.Errorf("send to %s: %w", q.name, err)
+	}
+	return nil
+}
+
+// SendDelayed sends body to a standard queue, invisible for delay (at most
+// 15 minutes, SQS's limit).
+func (q *Queue) SendDelayed(ctx context.Context, body []byte, delay time.Duration) error {
+	url, err := q.URL(ctx)
+	if err != nil {
+		return err
+	}
+	secs := int32(min(max(delay, 0), 15*time.Minute) / time.Second)
+	if _, err := q.client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: &url, MessageBody: aws.String(string(body)), DelaySeconds: secs}); err != nil {
 		return fmt.Errorf("send to %s: %w", q.name, err)
 	}
 	return nil
@@ -209,4 +224,24 @@ var _ messages.Dispatcher = SendDispatcher{}
 func (d SendDispatcher) Wake(ctx context.Context, accountID, sessionID, messageID string) error {
 	return d.Q.SendJSON(ctx, map[string]string{"session_id": sessionID, "account_id": accountID, "message_id": messageID, "kind": "send"},
 		sessionID, messageID)
+}
+
+// CampaignJobs enqueues campaign fan-out jobs on the campaign-jobs queue.
+type CampaignJobs struct{ Q *Queue }
+
+var _ campaigns.Jobs = CampaignJobs{}
+
+// CampaignJob is the body of a campaign-jobs message.
+type CampaignJob struct {
+	AccountID  string `json:"account_id"`
+	CampaignID string `json:"campaign_id"`
+}
+
+// Enqueue implements campaigns.Jobs.
+func (j CampaignJobs) Enqueue(ctx context.Context, accountID, campaignID string, delay time.Duration) error {
+	b, err := json.Marshal(CampaignJob{AccountID: accountID, CampaignID: campaignID})
+	if err != nil {
+		return fmt.Errorf("encode job: %w", err)
+	}
+	return j.Q.SendDelayed(ctx, b, delay)
 }

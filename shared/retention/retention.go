@@ -27,10 +27,14 @@ const (
 	SessionRPC Class = "session_rpc"
 	// SessionHost is a session host's registration.
 	SessionHost Class = "session_host"
+	// ImportJob is a contact CSV import's progress and error report.
+	ImportJob Class = "import_job"
 	// MessageMetadata is who, when, status history of a message.
 	MessageMetadata Class = "message_metadata"
 	// MessageBody is a message's text and media reference.
 	MessageBody Class = "message_body"
+	// PacingCounter counts a session's campaign sends of one day.
+	PacingCounter Class = "pacing_counter"
 )
 
 // Policy is one row of the retention table.
@@ -58,8 +62,10 @@ var policies = map[Class]Policy{
 	QRCode:          {QRCode, 5 * time.Minute, "a pairing QR code is useless once WhatsApp rotates it (60 s, then 20 s each)"},
 	SessionRPC:      {SessionRPC, 10 * time.Minute, "a request to the host holding a session, such as a pairing code or a number check; kept only to answer it"},
 	SessionHost:     {SessionHost, time.Hour, "operational record of a running session host, refreshed while it runs"},
+	ImportJob:       {ImportJob, 30 * 24 * time.Hour, "lets the customer check an import's counts and rejected lines; the uploaded file itself is deleted when the job ends"},
 	MessageMetadata: {MessageMetadata, 400 * 24 * time.Hour, "delivery records for troubleshooting, disputes and usage reports over a year"},
 	MessageBody:     {MessageBody, 30 * 24 * time.Hour, "needed only to send the message and to let the customer check what was sent recently"},
+	PacingCounter:   {PacingCounter, 3 * 24 * time.Hour, "enforces a session's daily send cap; only today's count matters"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,

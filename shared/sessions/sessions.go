@@ -55,7 +55,9 @@ type Session struct {
 	Phone          string // E.164 of the linked number
 	PushName       string
 	ConnectedSince time.Time
-	LastEventAt    time.Time
+	// PairedAt is when the number was last linked (warm-up starts there).
+	PairedAt    time.Time
+	LastEventAt time.Time
 	// ObservedGeneration is the generation the host last applied.
 	ObservedGeneration int64
 	HostID             string
@@ -71,6 +73,7 @@ type Observation struct {
 	Phone              string
 	PushName           string
 	ConnectedSince     time.Time
+	PairedAt           time.Time
 	ObservedGeneration int64
 	HostID             string
 	At                 time.Time

@@ -47,6 +47,56 @@ type Options struct {
 type Backend struct {
 	opts Options
 	log  *slog.Logger
+
+	// The simulated WhatsApp server: every message id it accepted, kept in
+	// ServerLog so it survives restarts. Like WhatsApp, it drops a message
+	// whose id it has seen, so a resend after a crash is not a second message.
+	srvMu   sync.Mutex
+	srvSeen map[string]bool
+	srvLog  *os.File
+}
+
+// ServerLog is the file (in Options.Dir) where the simulated server records
+// each accepted message: "<whatsapp id> <recipient>" per line.
+const ServerLog = "whatsapp-server.log"
+
+func (b *Backend) openServerLog() error {
+	path := filepath.Join(b.opts.Dir, ServerLog)
+	if raw, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(raw), "\n") {
+			if id, _, ok := strings.Cut(line, " "); ok {
+				b.srvSeen[id] = true
+			}
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("simulator server log: %w", err)
+	}
+	b.srvLog = f
+	return nil
+}
+
+// accept records a message on the simulated server; false if its id was
+// seen before (a duplicate WhatsApp drops).
+func (b *Backend) accept(id, to string) (bool, error) {
+	b.srvMu.Lock()
+	defer b.srvMu.Unlock()
+	if b.srvSeen[id] {
+		return false, nil
+	}
+	if _, err := fmt.Fprintf(b.srvLog, "%s %s\n", id, to); err != nil {
+		return false, fmt.Errorf("simulator server log: %w", err)
+	}
+	b.srvSeen[id] = true
+	return true, nil
+}
+
+// Close releases the server log.
+func (b *Backend) Close() error {
+	b.srvMu.Lock()
+	defer b.srvMu.Unlock()
+	return b.srvLog.Close()
 }
 
 var _ wa.Backend = (*Backend)(nil)
@@ -74,7 +124,11 @@ func New(o Options) (*Backend, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("simulator dir: %w", err)
 	}
-	return &Backend{opts: o, log: o.Logger.With("backend", wa.BackendSimulator)}, nil
+	b := &Backend{opts: o, log: o.Logger.With("backend", wa.BackendSimulator), srvSeen: map[string]bool{}}
+	if err := b.openServerLog(); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Name implements wa.Backend.
@@ -329,6 +383,11 @@ func (c *Client) Send(ctx context.Context, m wa.Outgoing) (wa.SendResult, error)
 		return wa.SendResult{}, wa.ErrNotOnWhatsApp
 	}
 	now := time.Now()
+	if fresh, err := c.b.accept(m.ID, m.To); err != nil {
+		return wa.SendResult{}, err
+	} else if !fresh {
+		c.log.Info("simulated server dropped a repeated message id", "whatsapp_id", m.ID)
+	}
 	c.mu.Lock()
 	stop := c.stop
 	c.wg.Add(1)

@@ -1,0 +1,271 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/ids"
+	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/sessions"
+	"github.com/chatsend/chatsend/shared/tenant"
+)
+
+// Limits of a campaign definition.
+const (
+	MaxTemplate   = 4096
+	MaxTags       = 20
+	MaxContactIDs = 10_000
+	pageSize      = 500
+)
+
+// SessionFinder reads a session.
+type SessionFinder interface {
+	FindSession(ctx context.Context, id string) (sessions.Session, error)
+}
+
+// MessageStore is the part of the message store the fan-out needs.
+type MessageStore interface {
+	Transition(ctx context.Context, id string, u messages.Update) (messages.Message, error)
+	Dispatchable(ctx context.Context, sessionID, lane string, limit int) ([]messages.Message, error)
+}
+
+// Options configure a Service.
+type Options struct {
+	Store      Store
+	Sessions   SessionFinder
+	Audience   AudienceSource
+	Messages   MessageStore
+	Jobs       Jobs
+	Dispatcher messages.Dispatcher
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Service implements the campaigns API and the fan-out.
+type Service struct{ o Options }
+
+// NewService returns a Service.
+func NewService(o Options) *Service {
+	if o.Logger == nil {
+		o.Logger = logging.Discard()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{o: o}
+}
+
+// CreateInput is the body of POST /v1/campaigns.
+type CreateInput struct {
+	Name       string
+	SessionID  string
+	Template   string
+	Audience   Audience
+	ScheduleAt *time.Time
+	Pacing     *Pacing
+}
+
+var tagRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_ -]{0,49}$`)
+var hhmm = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d$`)
+
+// Create validates and stores a draft campaign.
+func (s *Service) Create(ctx context.Context, in CreateInput) (Campaign, error) {
+	var fields []errs.FieldError
+	add := func(f, msg string) { fields = append(fields, errs.FieldError{Field: f, Message: msg}) }
+	name := strings.TrimSpace(in.Name)
+	if n := len([]rune(name)); n == 0 || n > 100 {
+		add("body.name", "name must be 1 to 100 characters")
+	}
+	if !ids.Valid(ids.Session, in.SessionID) {
+		add("body.session_id", "session_id must be a session id (ses_…)")
+	}
+	if strings.TrimSpace(in.Template) == "" || len(in.Template) > MaxTemplate {
+		add("body.template", fmt.Sprintf("template must be 1 to %d bytes", MaxTemplate))
+	} else if _, err := ParseTemplate(in.Template); err != nil {
+		add("body.template", err.Error())
+	}
+	aud := Audience{}
+	for i, t := range in.Audience.Tags {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if !tagRe.MatchString(t) {
+			add(fmt.Sprintf("body.audience.tags[%d]", i), "tags are 1 to 50 lowercase letters, digits, spaces, _ or -")
+		}
+		aud.Tags = append(aud.Tags, t)
+	}
+	for i, id := range in.Audience.ContactIDs {
+		if !ids.Valid(ids.Contact, id) {
+			add(fmt.Sprintf("body.audience.contact_ids[%d]", i), "not a contact id (con_…)")
+		}
+		aud.ContactIDs = append(aud.ContactIDs, id)
+	}
+	switch {
+	case (len(aud.Tags) == 0) == (len(aud.ContactIDs) == 0):
+		add("body.audience", "audience needs exactly one of tags or contact_ids")
+	case len(aud.Tags) > MaxTags:
+		add("body.audience.tags", fmt.Sprintf("at most %d tags", MaxTags))
+	case len(aud.ContactIDs) > MaxContactIDs:
+		add("body.audience.contact_ids", fmt.Sprintf("at most %d contact ids; use a tag for larger audiences", MaxContactIDs))
+	}
+	now := s.o.Now().UTC()
+	var at time.Time
+	if in.ScheduleAt != nil {
+		at = in.ScheduleAt.UTC()
+		if !at.After(now) || at.After(now.AddDate(1, 0, 0)) {
+			add("body.schedule_at", "schedule_at must be in the future, within a year")
+		}
+	}
+	p := DefaultPacing
+	if in.Pacing != nil {
+		p = *in.Pacing
+		switch {
+		case p.MinIntervalS < 1 || p.MaxIntervalS < p.MinIntervalS || p.MaxIntervalS > 3600:
+			add("body.pacing", "need 1 ≤ min_interval_s ≤ max_interval_s ≤ 3600")
+		case p.DailyCap < 1 || p.DailyCap > 10_000:
+			add("body.pacing.daily_cap", "daily_cap must be 1 to 10000")
+		case (p.QuietStart == "") != (p.QuietEnd == ""),
+			p.QuietStart != "" && (!hhmm.MatchString(p.QuietStart) || !hhmm.MatchString(p.QuietEnd)):
+			add("body.pacing", "quiet_start and quiet_end go together, as HH:MM")
+		}
+	}
+	if len(fields) > 0 {
+		return Campaign{}, errs.InvalidFields(fields...)
+	}
+	ses, err := s.o.Sessions.FindSession(ctx, in.SessionID)
+	if err != nil || ses.Desired == sessions.DesiredDeleted {
+		return Campaign{}, errs.E(errs.NotFound, "no session %q", in.SessionID)
+	}
+	if len(aud.ContactIDs) > 0 {
+		found, err := s.o.Audience.ByIDs(ctx, aud.ContactIDs)
+		if err != nil {
+			return Campaign{}, fmt.Errorf("check contacts: %w", err)
+		}
+		have := map[string]bool{}
+		for _, r := range found {
+			have[r.ContactID] = true
+		}
+		for i, id := range aud.ContactIDs {
+			if !have[id] {
+				add(fmt.Sprintf("body.audience.contact_ids[%d]", i), "no such contact")
+			}
+		}
+		if len(fields) > 0 {
+			return Campaign{}, errs.InvalidFields(fields...)
+		}
+	}
+	acct, err := tenant.AccountID(ctx)
+	if err != nil {
+		return Campaign{}, err
+	}
+	c := Campaign{ID: ids.New(ids.Campaign), AccountID: acct, Name: name, SessionID: ses.ID, Template: in.Template,
+		Audience: aud, ScheduleAt: at, Pacing: p, Status: StatusDraft, CreatedAt: now, UpdatedAt: now}
+	if err := s.o.Store.CreateCampaign(ctx, c); err != nil {
+		return Campaign{}, fmt.Errorf("create campaign: %w", err)
+	}
+	return c, nil
+}
+
+// Get returns a campaign with live counts.
+func (s *Service) Get(ctx context.Context, id string) (Campaign, error) {
+	if !ids.Valid(ids.Campaign, id) {
+		return Campaign{}, errs.E(errs.NotFound, "no campaign %q", id)
+	}
+	return s.o.Store.FindCampaign(ctx, id)
+}
+
+// List returns the account's campaigns.
+func (s *Service) List(ctx context.Context) ([]Campaign, error) { return s.o.Store.ListCampaigns(ctx) }
+
+// Start begins sending (or schedules it).
+func (s *Service) Start(ctx context.Context, id string) (Campaign, error) {
+	c, err := s.Get(ctx, id)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if c.Status != StatusDraft {
+		return Campaign{}, errs.E(errs.Conflict, "campaign is %s; only a draft can be started", c.Status)
+	}
+	ses, err := s.o.Sessions.FindSession(ctx, c.SessionID)
+	if err != nil || ses.Desired == sessions.DesiredDeleted {
+		return Campaign{}, errs.E(errs.Conflict, "the campaign's session no longer exists")
+	}
+	if ses.Status != sessions.StatusConnected {
+		return Campaign{}, errs.E(errs.Conflict, "session %s is %s; connect it before starting the campaign", ses.ID, ses.Status)
+	}
+	now := s.o.Now().UTC()
+	to, delay := StatusRunning, time.Duration(0)
+	if c.ScheduleAt.After(now) {
+		to, delay = StatusScheduled, c.ScheduleAt.Sub(now)
+	}
+	c, err = s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusDraft}, to, "", now)
+	if err != nil {
+		return Campaign{}, err
+	}
+	if err := s.o.Jobs.Enqueue(ctx, c.AccountID, c.ID, delay); err != nil {
+		return Campaign{}, fmt.Errorf("enqueue fan-out: %w", err)
+	}
+	logging.Or(ctx, s.o.Logger).InfoContext(ctx, "campaign started", "campaign_id", id, "status", string(to))
+	return c, nil
+}
+
+// Pause stops sending before the next message; fan-out may continue.
+func (s *Service) Pause(ctx context.Context, id, reason string) (Campaign, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return Campaign{}, err
+	}
+	c, err := s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusRunning, StatusScheduled}, StatusPaused, reason, s.o.Now().UTC())
+	if errs.Is(err, errs.Conflict) {
+		return Campaign{}, errs.E(errs.Conflict, "only a running or scheduled campaign can be paused")
+	}
+	return c, err
+}
+
+// Resume continues a paused campaign where it stopped.
+func (s *Service) Resume(ctx context.Context, id string) (Campaign, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return Campaign{}, err
+	}
+	c, err := s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusPaused}, StatusRunning, "", s.o.Now().UTC())
+	if errs.Is(err, errs.Conflict) {
+		return Campaign{}, errs.E(errs.Conflict, "only a paused campaign can be resumed")
+	}
+	if err != nil {
+		return Campaign{}, err
+	}
+	if !c.FanoutDone {
+		if err := s.o.Jobs.Enqueue(ctx, c.AccountID, c.ID, 0); err != nil {
+			return Campaign{}, fmt.Errorf("enqueue fan-out: %w", err)
+		}
+	}
+	s.wake(ctx, c)
+	return c, nil
+}
+
+// Cancel stops the campaign for good; queued messages end skipped.
+func (s *Service) Cancel(ctx context.Context, id string) (Campaign, error) {
+	if _, err := s.Get(ctx, id); err != nil {
+		return Campaign{}, err
+	}
+	c, err := s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusDraft, StatusScheduled, StatusRunning, StatusPaused}, StatusCancelled, ReasonUser, s.o.Now().UTC())
+	if errs.Is(err, errs.Conflict) {
+		return Campaign{}, errs.E(errs.Conflict, "the campaign already ended")
+	}
+	if err != nil {
+		return Campaign{}, err
+	}
+	if err := s.o.Jobs.Enqueue(ctx, c.AccountID, c.ID, 0); err != nil { // skips what is still queued
+		return Campaign{}, fmt.Errorf("enqueue cancel: %w", err)
+	}
+	return c, nil
+}
+
+func (s *Service) wake(ctx context.Context, c Campaign) {
+	if err := s.o.Dispatcher.Wake(ctx, c.AccountID, c.SessionID, c.ID); err != nil {
+		logging.Or(ctx, s.o.Logger).WarnContext(ctx, "send wake-up failed", "campaign_id", c.ID, "error", err.Error())
+	}
+}

@@ -1,0 +1,87 @@
+// Package objects is ChatSend's S3 adapter: put, ranged get and delete of
+// objects in one bucket, such as uploaded contact CSV files in the imports
+// bucket. Every object is encrypted at rest (SSE-S3).
+package objects
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/chatsend/chatsend/shared/contacts"
+	"github.com/chatsend/chatsend/shared/errs"
+)
+
+// Bucket is one S3 bucket.
+type Bucket struct {
+	client *s3.Client
+	name   string
+}
+
+var _ contacts.Objects = (*Bucket)(nil)
+
+// New returns the bucket with the given name.
+func New(client *s3.Client, name string) *Bucket { return &Bucket{client: client, name: name} }
+
+// Name returns the bucket's name.
+func (b *Bucket) Name() string { return b.name }
+
+// Put stores body under key with server-side encryption.
+func (b *Bucket) Put(ctx context.Context, key string, body []byte, contentType string) error {
+	_, err := b.client.PutObject(ctx, &s3.PutObjectInput{Bucket: &b.name, Key: &key, Body: bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))), ContentType: &contentType,
+		ServerSideEncryption: types.ServerSideEncryptionAes256})
+	if err != nil {
+		return fmt.Errorf("put s3://%s/%s: %w", b.name, key, err)
+	}
+	return nil
+}
+
+// Get reads the object from byte offset on (a ranged read when offset >
+// 0); a missing object is errs.NotFound. The caller closes the reader.
+func (b *Bucket) Get(ctx context.Context, key string, offset int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: &b.name, Key: &key}
+	if offset > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", offset))
+	}
+	res, err := b.client.GetObject(ctx, in)
+	if hasCode(err, "InvalidRange") {
+		return io.NopCloser(bytes.NewReader(nil)), nil // offset at (or past) the end
+	}
+	if hasCode(err, "NoSuchKey", "NotFound") {
+		return nil, errs.E(errs.NotFound, "no object %q", key)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get s3://%s/%s: %w", b.name, key, err)
+	}
+	return res.Body, nil
+}
+
+// Delete removes the object; deleting a missing object is no error (S3
+// answers 204 either way).
+func (b *Bucket) Delete(ctx context.Context, key string) error {
+	if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: &key}); err != nil {
+		return fmt.Errorf("delete s3://%s/%s: %w", b.name, key, err)
+	}
+	return nil
+}
+
+func hasCode(err error, codes ...string) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	for _, c := range codes {
+		if api.ErrorCode() == c {
+			return true
+		}
+	}
+	return false
+}
