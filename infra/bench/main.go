@@ -88,6 +88,9 @@ func run(out string, rate int, dur time.Duration) error {
 	if err := apiLoad(r, api.url, creds.APIKey, rate, dur); err != nil {
 		return err
 	}
+	if err := contactImport(r, api.url, creds.APIKey, cfg, clients, 100_000); err != nil {
+		return err
+	}
 	if err := sessionHostRSS(r, work, clients, []int{1, 100, 1000}); err != nil {
 		return err
 	}

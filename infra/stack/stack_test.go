@@ -293,8 +293,32 @@ func TestAPIFunction(t *testing.T) {
 		t.Errorf("api role has managed policies %v; grant least privilege inline instead", mp)
 	}
 
-	// What the role's inline policies allow, by action.
-	allowed := map[string][]string{} // action → resources (as JSON-ish strings)
+	allowed := roleActions(role)
+	for _, a := range []string{"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
+		if !slices.Contains(allowed[a], fmt.Sprint(getAtt(tableID, "Arn"))) {
+			t.Errorf("api role: %s on the main table not allowed (got %v)", a, allowed[a])
+		}
+	}
+	var want []string
+	for _, id := range []string{resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks, resources.QueueImports} {
+		q, _ := set.QueueByID(id)
+		want = append(want, fmt.Sprint(getAtt(oneID(t, "AWS::SQS::Queue", "QueueName", q.Name), "Arn")))
+		if env := "CHATSEND_QUEUE_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_")); props["Environment"].(map[string]any)["Variables"].(map[string]any)[env] == nil {
+			t.Errorf("api function lacks %s", env)
+		}
+	}
+	got := slices.Clone(allowed["sqs:SendMessage"])
+	sort.Strings(want)
+	sort.Strings(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("api role may send to %v, want exactly %v", got, want)
+	}
+}
+
+// roleActions returns what a role's inline policies allow: action →
+// resources (as JSON-ish strings).
+func roleActions(role string) map[string][]string {
+	allowed := map[string][]string{}
 	for _, r := range resourceM {
 		if r["Type"] != "AWS::IAM::Policy" {
 			continue
@@ -312,25 +336,7 @@ func TestAPIFunction(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"} {
-		if !slices.Contains(allowed[a], fmt.Sprint(getAtt(tableID, "Arn"))) {
-			t.Errorf("api role: %s on the main table not allowed (got %v)", a, allowed[a])
-		}
-	}
-	var want []string
-	for _, id := range []string{resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks} {
-		q, _ := set.QueueByID(id)
-		want = append(want, fmt.Sprint(getAtt(oneID(t, "AWS::SQS::Queue", "QueueName", q.Name), "Arn")))
-		if env := "CHATSEND_QUEUE_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_")); props["Environment"].(map[string]any)["Variables"].(map[string]any)[env] == nil {
-			t.Errorf("api function lacks %s", env)
-		}
-	}
-	got := slices.Clone(allowed["sqs:SendMessage"])
-	sort.Strings(want)
-	sort.Strings(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("api role may send to %v, want exactly %v", got, want)
-	}
+	return allowed
 }
 
 func list(v any) []any {

@@ -11,6 +11,7 @@ import (
 	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/config"
 	"github.com/chatsend/chatsend/shared/dynamo"
+	"github.com/chatsend/chatsend/shared/netguard"
 	"github.com/chatsend/chatsend/shared/queue"
 	"github.com/chatsend/chatsend/shared/resources"
 )
@@ -56,6 +57,8 @@ func FromConfig(cfg config.Config, c awsclient.Clients, log *slog.Logger, tune C
 		Send:    queue.New(c.SQS, sendq.Name),
 		Inboxes: SQSInboxes{Client: c.SQS},
 		Events:  queue.EventPublisher{Q: queue.New(c.SQS, evq.Name)},
-		Logger:  log,
+		// Loopback media only for local runs (make dev, tests).
+		Media:  netguard.NewClient(netguard.Options{AllowLoopback: cfg.Local()}),
+		Logger: log,
 	}), nil
 }

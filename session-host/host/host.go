@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ import (
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/netguard"
 	"github.com/chatsend/chatsend/shared/queue"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/tenant"
@@ -51,7 +53,7 @@ type Store interface {
 	CountDailySend(ctx context.Context, sessionID, day string, limit int) (bool, error)
 	FindAccount(ctx context.Context) (accounts.Account, error)
 	FindMessage(ctx context.Context, id string) (messages.Message, error)
-	TransitionFenced(ctx context.Context, id, sessionID, host string, u messages.Update) error
+	TransitionFenced(ctx context.Context, cur messages.Message, host string, u messages.Update) error
 
 	FindSession(ctx context.Context, id string) (sessions.Session, error)
 	ObserveSession(ctx context.Context, id string, o sessions.Observation) error
@@ -147,8 +149,11 @@ type Deps struct {
 	Send    Queue // the shared send queue (wake-ups for sessions with messages)
 	Inboxes Inboxes
 	Events  events.Publisher
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Media fetches message attachments (an SSRF-safe client, package
+	// netguard); nil means netguard's strict default.
+	Media  *http.Client
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Host runs sessions.
@@ -160,6 +165,7 @@ type Host struct {
 	send    Queue
 	inboxes Inboxes
 	events  events.Publisher
+	media   *http.Client
 	log     *slog.Logger
 	now     func() time.Time
 
@@ -182,7 +188,10 @@ func New(cfg Config, d Deps) *Host {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Host{cfg: cfg, store: d.Store, backend: d.Backend, control: d.Control, send: d.Send, inboxes: d.Inboxes, events: d.Events,
+	if d.Media == nil {
+		d.Media = netguard.NewClient(netguard.Options{})
+	}
+	return &Host{cfg: cfg, store: d.Store, backend: d.Backend, control: d.Control, send: d.Send, inboxes: d.Inboxes, events: d.Events, media: d.Media,
 		log: d.Logger.With("host_id", cfg.ID, "backend", d.Backend.Name()), now: d.Now, runners: map[string]*runner{}, done: make(chan struct{})}
 }
 

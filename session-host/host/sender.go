@@ -9,6 +9,7 @@ import (
 	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/netguard"
 	"github.com/chatsend/chatsend/shared/sessions"
 )
 
@@ -202,8 +203,18 @@ func (r *runner) logErr(msg string, err error) {
 func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 	ctx := r.ctx
 	log := r.log.With("message_id", m.ID)
-	fenced := func(from []messages.Status, to messages.Status, reason string) error {
-		return r.h.store.TransitionFenced(ctx, m.ID, r.id, r.h.cfg.ID, messages.Update{From: from, To: to, Reason: reason, At: r.h.now().UTC()})
+	// cur tracks the status this sender last wrote, so each transition
+	// needs no read first.
+	cur := m
+	move := func(to messages.Status, reason string, at time.Time) error {
+		err := r.h.store.TransitionFenced(ctx, cur, r.h.cfg.ID, messages.Update{From: []messages.Status{cur.Status}, To: to, Reason: reason, At: at})
+		if err == nil {
+			cur.Status = to
+		}
+		return err
+	}
+	fenced := func(_ []messages.Status, to messages.Status, reason string) error {
+		return move(to, reason, r.h.now().UTC())
 	}
 	switch m.Status {
 	case messages.StatusQueued:
@@ -231,12 +242,30 @@ func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 		_ = fenced([]messages.Status{messages.StatusSending}, messages.StatusQueued, "")
 		return false
 	}
-	res, err := c.Send(ctx, wa.Outgoing{ID: messages.WhatsAppID(m.ID), To: m.To, Text: full.Text})
+	out := wa.Outgoing{ID: messages.WhatsAppID(m.ID), To: m.To, Text: full.Text}
+	if md := full.Media; md != nil {
+		data, ctype, err := netguard.Fetch(ctx, r.h.media, md.URL, mediaLimit(md.Type))
+		if err != nil {
+			log.Warn("media fetch failed", "error", err.Error())
+			attempts[m.ID]++
+			if attempts[m.ID] >= sendAttempts {
+				delete(attempts, m.ID)
+				_ = move(messages.StatusFailed, messages.ReasonMediaUnavailable, r.h.now().UTC())
+				return true
+			}
+			_ = move(messages.StatusQueued, "", r.h.now().UTC())
+			return false
+		}
+		if md.Caption != "" {
+			out.Text = md.Caption
+		}
+		out.Media = &wa.Media{Type: md.Type, MimeType: ctype, Filename: md.Filename, Data: data}
+	}
+	res, err := c.Send(ctx, out)
 	switch {
 	case err == nil:
 		delete(attempts, m.ID)
-		if err := r.h.store.TransitionFenced(ctx, m.ID, r.id, r.h.cfg.ID, messages.Update{
-			From: []messages.Status{messages.StatusSending}, To: messages.StatusSent, At: res.Timestamp.UTC()}); err != nil && !errs.Is(err, errs.Conflict) {
+		if err := move(messages.StatusSent, "", res.Timestamp.UTC()); err != nil && !errs.Is(err, errs.Conflict) {
 			log.Warn("mark sent failed; the resend after recovery reuses the WhatsApp id", "error", err.Error())
 		}
 		log.Debug("message sent", "whatsapp_id", res.ID)
@@ -261,4 +290,15 @@ func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 		log.Warn("send failed; will retry", "attempt", attempts[m.ID], "error", err.Error())
 		return false
 	}
+}
+
+// mediaLimit is WhatsApp's size limit per media type.
+func mediaLimit(typ string) int64 {
+	switch typ {
+	case "image":
+		return 5 << 20
+	case "document":
+		return 100 << 20
+	}
+	return 16 << 20 // audio, video
 }

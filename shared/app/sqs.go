@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	awsevents "github.com/aws/aws-lambda-go/events"
@@ -27,18 +28,31 @@ type SQSHandler func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSE
 // dead-letter queue after five tries).
 func (d *Deps) EventsHandler() SQSHandler {
 	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
-		var resp awsevents.SQSEventResponse
+		// Records are independent (each effect is a conditional write), so
+		// a batch is handled concurrently.
+		var (
+			resp awsevents.SQSEventResponse
+			mu   sync.Mutex
+			wg   sync.WaitGroup
+		)
 		for _, rec := range ev.Records {
-			var e events.Event
-			err := json.Unmarshal([]byte(rec.Body), &e)
-			if err == nil {
-				err = d.Tracking.Handle(ctx, e)
-			}
-			if err != nil {
-				d.Log.WarnContext(ctx, "event not handled; will retry", "message_id", rec.MessageId, "event_id", e.ID, "error", err.Error())
-				resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var e events.Event
+				err := json.Unmarshal([]byte(rec.Body), &e)
+				if err == nil {
+					err = d.Tracking.Handle(ctx, e)
+				}
+				if err != nil {
+					d.Log.WarnContext(ctx, "event not handled; will retry", "message_id", rec.MessageId, "event_id", e.ID, "error", err.Error())
+					mu.Lock()
+					resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+					mu.Unlock()
+				}
+			}()
 		}
+		wg.Wait()
 		return resp, nil
 	}
 }

@@ -81,13 +81,18 @@ func (s *csvStream) reset(cp Checkpoint) error {
 	if err != nil {
 		return fmt.Errorf("open import file at %d: %w", cp.Offset, err)
 	}
-	s.rc, s.guard = rc, &readGuard{r: rc}
+	s.attach(rc, rc, cp)
+	return nil
+}
+
+// attach starts a csv.Reader on r, which is at cp of the file rc.
+func (s *csvStream) attach(rc io.ReadCloser, r io.Reader, cp Checkpoint) {
+	s.rc, s.guard = rc, &readGuard{r: r}
 	s.cr = csv.NewReader(s.guard)
 	s.cr.LazyQuotes = false   // a stray quote is an error, reported by line
 	s.cr.FieldsPerRecord = -1 // the column count is checked per row, against the header
 	s.cr.ReuseRecord = true
 	s.base, s.pos = cp, cp
-	return nil
 }
 
 // abs turns a line number of the current reader into a line of the file.
@@ -160,19 +165,17 @@ func (s *csvStream) skipBroken(reason string) (csvRecord, error) {
 	if err != nil {
 		return csvRecord{}, fmt.Errorf("open import file at %d: %w", from.Offset, err)
 	}
-	defer rc.Close()
 	br := bufio.NewReader(rc)
 	cp := from
 	for {
 		n, blank, err := skipLine(br)
-		if n == 0 && err != nil {
-			if err == io.EOF {
-				s.pos = Checkpoint{s.size, cp.Line}
-				return csvRecord{}, io.EOF
-			}
-			return csvRecord{}, fmt.Errorf("skip broken line: %w", err)
+		if n == 0 && err == io.EOF {
+			_ = rc.Close()
+			s.pos = Checkpoint{s.size, cp.Line}
+			return csvRecord{}, io.EOF
 		}
 		if err != nil && err != io.EOF {
+			_ = rc.Close()
 			return csvRecord{}, fmt.Errorf("skip broken line: %w", err)
 		}
 		if blank {
@@ -180,10 +183,18 @@ func (s *csvStream) skipBroken(reason string) (csvRecord, error) {
 			continue
 		}
 		if cp != from {
+			// Read the record again from its first line: the reader is
+			// there, less the line just consumed.
+			_ = rc.Close()
 			s.pos = cp
 			return s.next()
 		}
-		s.pos = Checkpoint{cp.Offset + n, cp.Line + 1}
+		if reason == errTooLong && n <= MaxLineBytes+2 {
+			// The line itself is short: a quote opened on it ran on.
+			reason = "broken quoting: a quoted field opened on this line is not closed"
+		}
+		// The same open file continues after the skipped line.
+		s.attach(rc, br, Checkpoint{cp.Offset + n, cp.Line + 1})
 		return csvRecord{line: cp.Line, reason: reason, end: s.pos}, nil
 	}
 }

@@ -242,6 +242,9 @@ func (s *Service) GetImport(ctx context.Context, id string) (ImportJob, error) {
 	if err != nil {
 		return ImportJob{}, err
 	}
+	if job.StoredErrors == 0 {
+		return job, nil // clients poll this: one read when there is nothing to list
+	}
 	if job.Errors, err = s.store.ImportErrors(ctx, id); err != nil {
 		return ImportJob{}, fmt.Errorf("get import: %w", err)
 	}
@@ -296,28 +299,37 @@ func (s *Service) RunImport(ctx context.Context, ref ImportRef) error {
 		log.InfoContext(ctx, "import started", "bytes", job.Size)
 	}
 
-	open := func(ctx context.Context, off int64) (io.ReadCloser, error) {
-		return s.objects.Get(ctx, job.ObjectKey, off)
-	}
+	objectKey := job.ObjectKey // the reader runs beside the writer, which updates job
+	open := func(ctx context.Context, off int64) (io.ReadCloser, error) { return s.objects.Get(ctx, objectKey, off) }
 	st := newCSVStream(ctx, open, job.Size, job.Checkpoint)
 	defer st.Close()
-	rd := &rowReader{st: st, job: &job}
-	for {
-		if !deadline.IsZero() && s.now().After(deadline) {
+	rd := &rowReader{st: st, columns: job.Columns, region: job.Region}
+	// While one chunk is written, the next is read and looked up.
+	pending := s.prepare(ctx, rd, nil)
+	defer func() {
+		if pending != nil {
+			<-pending // the reader must be done before the file closes
+		}
+	}()
+	for chunks := 0; ; chunks++ {
+		next := <-pending
+		pending = nil
+		if next.err != nil {
+			return s.runErr(ctx, log, job, next.err)
+		}
+		if len(next.rows) == 0 {
+			break
+		}
+		// Every run does at least one chunk, so a job always advances.
+		if chunks > 0 && !deadline.IsZero() && s.now().After(deadline) {
 			if err := s.imports.EnqueueImport(ctx, ref); err != nil {
 				return fmt.Errorf("continue import %s: %w", job.ID, err)
 			}
 			log.InfoContext(ctx, "import continues in a new run", "processed", job.Processed)
 			return nil
 		}
-		rows, err := rd.chunk(ImportChunkRows)
-		if err != nil {
-			return s.runErr(ctx, log, job, err)
-		}
-		if len(rows) == 0 {
-			break
-		}
-		if err := s.applyChunk(ctx, &job, rows); err != nil {
+		pending = s.prepare(ctx, rd, next.rows)
+		if err := s.applyChunk(ctx, &job, next.rows, next.existing); err != nil {
 			return s.runErr(ctx, log, job, err)
 		}
 	}
@@ -409,18 +421,65 @@ func (s *Service) deleteFile(ctx context.Context, log *slog.Logger, job ImportJo
 	}
 }
 
+// prepared is the next chunk, read and looked up ahead of time.
+type prepared struct {
+	rows     []importRow
+	existing map[string]Contact // nil: look the rows up when they are applied
+	err      error
+}
+
+// prepare reads the next chunk and looks up its contacts in the
+// background, while the previous chunk (after) is being written. A chunk
+// that shares a phone number with the previous one is looked up only when
+// that one is written, or it would read the number before its contact
+// exists.
+func (s *Service) prepare(ctx context.Context, rd *rowReader, after []importRow) <-chan prepared {
+	ch := make(chan prepared, 1)
+	go func() {
+		rows, err := rd.chunk(ImportChunkRows)
+		p := prepared{rows: rows, err: err}
+		if err == nil && len(rows) > 0 && !sharePhone(rows, after) {
+			p.existing, p.err = s.lookup(ctx, rows)
+		}
+		ch <- p
+	}()
+	return ch
+}
+
+func sharePhone(a, b []importRow) bool {
+	seen := make(map[string]bool, len(b))
+	for _, r := range b {
+		seen[r.phone] = r.reason == ""
+	}
+	for _, r := range a {
+		if r.reason == "" && seen[r.phone] {
+			return true
+		}
+	}
+	return false
+}
+
 // applyChunk writes a chunk of rows with the job's progress and advances
 // job. The store writes as many rows per atomic write as fit; a contact
 // that changed since it was read (a concurrent API write) makes the rest
 // of the chunk be looked up and planned again.
-func (s *Service) applyChunk(ctx context.Context, job *ImportJob, rows []importRow) error {
-	entries, err := s.plan(ctx, *job, rows)
+func (s *Service) applyChunk(ctx context.Context, job *ImportJob, rows []importRow, existing map[string]Contact) error {
+	var err error
+	if existing == nil {
+		existing, err = s.lookup(ctx, rows)
+	}
+	var entries []ImportEntry
+	if err == nil {
+		entries = s.plan(*job, rows, existing)
+	}
 	for retries := 0; err == nil && len(entries) > 0; {
 		var n int
 		n, err = s.store.ApplyImport(ctx, job.Checkpoint, entries)
 		if errors.Is(err, ErrStale) && retries < 5 {
 			retries++
-			entries, err = s.plan(ctx, *job, rows)
+			if existing, err = s.lookup(ctx, rows); err == nil {
+				entries = s.plan(*job, rows, existing)
+			}
 			continue
 		}
 		if err == nil {
@@ -431,22 +490,27 @@ func (s *Service) applyChunk(ctx context.Context, job *ImportJob, rows []importR
 	return err
 }
 
-// plan decides what each row does to the stored contacts and how the job
-// stands after it.
-func (s *Service) plan(ctx context.Context, job ImportJob, rows []importRow) ([]ImportEntry, error) {
+// lookup reads the stored contacts of the rows' phone numbers.
+func (s *Service) lookup(ctx context.Context, rows []importRow) (map[string]Contact, error) {
 	phones := make([]string, 0, len(rows))
 	for _, r := range rows {
 		if r.reason == "" {
 			phones = append(phones, r.phone)
 		}
 	}
-	existing := map[string]Contact{}
-	if len(phones) > 0 {
-		var err error
-		if existing, err = s.store.FindContactsByPhone(ctx, phones); err != nil {
-			return nil, fmt.Errorf("look up contacts: %w", err)
-		}
+	if len(phones) == 0 {
+		return map[string]Contact{}, nil
 	}
+	existing, err := s.store.FindContactsByPhone(ctx, phones)
+	if err != nil {
+		return nil, fmt.Errorf("look up contacts: %w", err)
+	}
+	return existing, nil
+}
+
+// plan decides what each row does to the stored contacts and how the job
+// stands after it.
+func (s *Service) plan(job ImportJob, rows []importRow, existing map[string]Contact) []ImportEntry {
 	now := s.now().UTC()
 	entries := make([]ImportEntry, len(rows))
 	for i, r := range rows {
@@ -483,7 +547,7 @@ func (s *Service) plan(ctx context.Context, job ImportJob, rows []importRow) ([]
 		e.JobAfter = job
 		entries[i] = e
 	}
-	return entries, nil
+	return entries
 }
 
 // importRow is one parsed data row.
@@ -502,9 +566,10 @@ type importRow struct {
 // distinct: a number seen again ends the chunk, so its second row is
 // looked up after the first is written and becomes an update.
 type rowReader struct {
-	st   *csvStream
-	job  *ImportJob
-	held *importRow
+	st      *csvStream
+	columns []string
+	region  string
+	held    *importRow
 }
 
 func (rd *rowReader) chunk(n int) ([]importRow, error) {
@@ -522,7 +587,7 @@ func (rd *rowReader) chunk(n int) ([]importRow, error) {
 			if err != nil {
 				return nil, err
 			}
-			r = parseRow(rec, rd.job.Columns, rd.job.Region)
+			r = parseRow(rec, rd.columns, rd.region)
 		}
 		if r.reason == "" && phones[r.phone] {
 			rd.held = &r

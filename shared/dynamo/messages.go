@@ -309,14 +309,18 @@ func (db *DB) transitionTx(pk string, m messageItem, u messages.Update) ([]types
 // it is one of u.From, and writes the change conditioned on that status
 // (retrying if it moved meanwhile). extra items (a lease check) join the
 // transaction; a failure of one of them is errs.Conflict with extraMsg.
-func (db *DB) transition(ctx context.Context, id string, u messages.Update, extra []types.TransactWriteItem, extraMsg string) (messages.Message, error) {
+func (db *DB) transition(ctx context.Context, id string, u messages.Update, extra []types.TransactWriteItem, extraMsg string, known *messages.Message) (messages.Message, error) {
 	_, pk, err := tenantPK(ctx)
 	if err != nil {
 		return messages.Message{}, err
 	}
 	for attempt := 0; attempt < 5; attempt++ {
 		var it messageItem
-		if err := db.get(ctx, pk, skMsgPfx+id, true, &it, fmt.Sprintf("no message %q", id)); err != nil {
+		if known != nil && attempt == 0 {
+			// The caller read the message a moment ago; if it moved since,
+			// the condition fails and the loop reads it afresh.
+			it = messageItem{header: header{Acct: known.AccountID}, ID: known.ID, CampaignID: known.CampaignID, Status: string(known.Status)}
+		} else if err := db.get(ctx, pk, skMsgPfx+id, true, &it, fmt.Sprintf("no message %q", id)); err != nil {
 			return messages.Message{}, err
 		}
 		if !slices.Contains(u.From, messages.Status(it.Status)) {
@@ -348,19 +352,21 @@ func (db *DB) transition(ctx context.Context, id string, u messages.Update, extr
 
 // Transition implements messages.Store.
 func (db *DB) Transition(ctx context.Context, id string, u messages.Update) (messages.Message, error) {
-	return db.transition(ctx, id, u, nil, "")
+	return db.transition(ctx, id, u, nil, "", nil)
 }
 
 // TransitionFenced is Transition for the session host: it applies only
 // while host holds the session's lease (errs.Conflict otherwise), so a
-// host that lost a session can never send or record a send for it.
-func (db *DB) TransitionFenced(ctx context.Context, id, sessionID, host string, u messages.Update) error {
-	_, err := db.transition(ctx, id, u, []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{TableName: &db.table,
+// host that lost a session can never send or record a send for it. cur is
+// the message as the host last read it (its status and campaign).
+func (db *DB) TransitionFenced(ctx context.Context, cur messages.Message, host string, u messages.Update) error {
+	sessionID := cur.SessionID
+	_, err := db.transition(ctx, cur.ID, u, []types.TransactWriteItem{{ConditionCheck: &types.ConditionCheck{TableName: &db.table,
 		Key:                       key(pfxLease+sessionID, "LEASE"),
 		ConditionExpression:       aws.String("#o = :h"),
 		ExpressionAttributeNames:  map[string]string{"#o": "owner"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":h": s(host)}}}},
-		fmt.Sprintf("host %s no longer holds session %s", host, sessionID))
+		fmt.Sprintf("host %s no longer holds session %s", host, sessionID), &cur)
 	return err
 }
 

@@ -33,10 +33,11 @@ const (
 
 // Reasons for failed and skipped messages.
 const (
-	ReasonNotOnWhatsApp = "not_on_whatsapp"
-	ReasonSuppressed    = "suppressed"
-	ReasonSendError     = "send_error"
-	ReasonSessionGone   = "session_deleted"
+	ReasonNotOnWhatsApp    = "not_on_whatsapp"
+	ReasonSuppressed       = "suppressed"
+	ReasonSendError        = "send_error"
+	ReasonSessionGone      = "session_deleted"
+	ReasonMediaUnavailable = "media_unavailable"
 )
 
 // Rank orders the progressing statuses; terminal failures rank highest so

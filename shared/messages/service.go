@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
+	"github.com/chatsend/chatsend/shared/netguard"
 	"github.com/chatsend/chatsend/shared/phone"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/tenant"
@@ -201,9 +201,8 @@ func (s *Service) validate(in *SendInput, region string) (string, error) {
 		default:
 			add("body.media.type", "media.type must be one of image, document, audio, video")
 		}
-		u, err := url.Parse(m.URL)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && !(s.o.AllowHTTPMedia && u.Scheme == "http")) {
-			add("body.media.url", "media.url must be an https URL")
+		if err := netguard.CheckURL(m.URL, s.o.AllowHTTPMedia); err != nil {
+			add("body.media.url", "media.url "+err.Error())
 		}
 		if len(m.Caption) > MaxCaption {
 			add("body.media.caption", fmt.Sprintf("caption must be at most %d bytes", MaxCaption))

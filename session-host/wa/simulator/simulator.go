@@ -52,20 +52,33 @@ type Backend struct {
 	// ServerLog so it survives restarts. Like WhatsApp, it drops a message
 	// whose id it has seen, so a resend after a crash is not a second message.
 	srvMu   sync.Mutex
-	srvSeen map[string]bool
+	srvSeen map[string]*srvMessage
 	srvLog  *os.File
 }
 
+// srvMessage is what the simulated server knows of one message: where it
+// goes and which receipts the sender's handler acknowledged. Like WhatsApp,
+// it keeps unacknowledged receipts and delivers them after a reconnect.
+type srvMessage struct {
+	to, session string
+	acked       map[wa.ReceiptType]bool
+}
+
 // ServerLog is the file (in Options.Dir) where the simulated server records
-// each accepted message: "<whatsapp id> <recipient>" per line.
+// each accepted message, "msg <whatsapp id> <recipient> <session>", and each
+// acknowledged receipt, "ack <whatsapp id> <delivered|read>", one per line.
 const ServerLog = "whatsapp-server.log"
 
 func (b *Backend) openServerLog() error {
 	path := filepath.Join(b.opts.Dir, ServerLog)
 	if raw, err := os.ReadFile(path); err == nil {
 		for _, line := range strings.Split(string(raw), "\n") {
-			if id, _, ok := strings.Cut(line, " "); ok {
-				b.srvSeen[id] = true
+			f := strings.Fields(line)
+			switch {
+			case len(f) == 4 && f[0] == "msg":
+				b.srvSeen[f[1]] = &srvMessage{to: f[2], session: f[3], acked: map[wa.ReceiptType]bool{}}
+			case len(f) == 3 && f[0] == "ack" && b.srvSeen[f[1]] != nil:
+				b.srvSeen[f[1]].acked[wa.ReceiptType(f[2])] = true
 			}
 		}
 	}
@@ -79,17 +92,40 @@ func (b *Backend) openServerLog() error {
 
 // accept records a message on the simulated server; false if its id was
 // seen before (a duplicate WhatsApp drops).
-func (b *Backend) accept(id, to string) (bool, error) {
+func (b *Backend) accept(id, to, session string) (bool, error) {
 	b.srvMu.Lock()
 	defer b.srvMu.Unlock()
-	if b.srvSeen[id] {
+	if b.srvSeen[id] != nil {
 		return false, nil
 	}
-	if _, err := fmt.Fprintf(b.srvLog, "%s %s\n", id, to); err != nil {
+	if _, err := fmt.Fprintf(b.srvLog, "msg %s %s %s\n", id, to, session); err != nil {
 		return false, fmt.Errorf("simulator server log: %w", err)
 	}
-	b.srvSeen[id] = true
+	b.srvSeen[id] = &srvMessage{to: to, session: session, acked: map[wa.ReceiptType]bool{}}
 	return true, nil
+}
+
+// ack records that the sender's handler took a receipt.
+func (b *Backend) ack(id string, typ wa.ReceiptType) {
+	b.srvMu.Lock()
+	defer b.srvMu.Unlock()
+	if m := b.srvSeen[id]; m != nil && !m.acked[typ] {
+		m.acked[typ] = true
+		_, _ = fmt.Fprintf(b.srvLog, "ack %s %s\n", id, typ)
+	}
+}
+
+// unacked lists a session's messages still missing a receipt.
+func (b *Backend) unacked(session string) map[string]string {
+	b.srvMu.Lock()
+	defer b.srvMu.Unlock()
+	out := map[string]string{}
+	for id, m := range b.srvSeen {
+		if m.session == session && !m.acked[wa.ReceiptRead] {
+			out[id] = m.to
+		}
+	}
+	return out
 }
 
 // Close releases the server log.
@@ -124,7 +160,7 @@ func New(o Options) (*Backend, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("simulator dir: %w", err)
 	}
-	b := &Backend{opts: o, log: o.Logger.With("backend", wa.BackendSimulator), srvSeen: map[string]bool{}}
+	b := &Backend{opts: o, log: o.Logger.With("backend", wa.BackendSimulator), srvSeen: map[string]*srvMessage{}}
 	if err := b.openServerLog(); err != nil {
 		return nil, err
 	}
@@ -224,6 +260,7 @@ func (c *Client) Connect(ctx context.Context) error {
 	if c.st.Paired {
 		c.connected = true
 		c.goEmit(wa.Connected{Phone: c.st.Phone, PushName: c.st.PushName})
+		c.replayReceiptsLocked()
 		return nil
 	}
 	c.pairing = true
@@ -383,11 +420,19 @@ func (c *Client) Send(ctx context.Context, m wa.Outgoing) (wa.SendResult, error)
 		return wa.SendResult{}, wa.ErrNotOnWhatsApp
 	}
 	now := time.Now()
-	if fresh, err := c.b.accept(m.ID, m.To); err != nil {
+	if fresh, err := c.b.accept(m.ID, m.To, c.id); err != nil {
 		return wa.SendResult{}, err
 	} else if !fresh {
 		c.log.Info("simulated server dropped a repeated message id", "whatsapp_id", m.ID)
 	}
+	c.receipts(m.ID, m.To)
+	return wa.SendResult{ID: m.ID, Timestamp: now}, nil
+}
+
+// receipts delivers a message's delivered and read receipts after the
+// configured delays, skipping those already acknowledged; a disconnect
+// stops them, and the server replays what is missing on the next connect.
+func (c *Client) receipts(id, to string) {
 	c.mu.Lock()
 	stop := c.stop
 	c.wg.Add(1)
@@ -401,13 +446,29 @@ func (c *Client) Send(ctx context.Context, m wa.Outgoing) (wa.SendResult, error)
 		}{{o.DeliveredAfter, wa.ReceiptDelivered}, {o.ReadAfter - o.DeliveredAfter, wa.ReceiptRead}} {
 			select {
 			case <-stop:
-				return // a real phone would send the receipt after reconnect; tests inject it if needed
+				return
 			case <-time.After(max(r.after, 0)):
 			}
-			c.emit(wa.Receipt{MessageIDs: []string{m.ID}, From: m.To, Type: r.typ, At: time.Now()})
+			if c.emit(wa.Receipt{MessageIDs: []string{id}, From: to, Type: r.typ, At: time.Now()}) {
+				c.b.ack(id, r.typ)
+			}
 		}
 	}()
-	return wa.SendResult{ID: m.ID, Timestamp: now}, nil
+}
+
+// replayReceiptsLocked is replayReceipts with c.mu held (from Connect).
+func (c *Client) replayReceiptsLocked() {
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	c.replayReceipts()
+}
+
+// replayReceipts re-sends the receipts this session's messages are
+// missing, as WhatsApp does after a reconnect.
+func (c *Client) replayReceipts() {
+	for id, to := range c.b.unacked(c.id) {
+		c.receipts(id, to)
+	}
 }
 
 // Scan implements wa.Simulated: the phone scans the current QR code.
@@ -462,20 +523,21 @@ func (c *Client) goEmit(ev wa.Event) {
 	}()
 }
 
-// emit hands ev to the handler; messages and receipts the handler refuses
-// come again later, as WhatsApp redelivers unacknowledged ones.
-func (c *Client) emit(ev wa.Event) {
+// emit hands ev to the handler and reports whether it took it; messages
+// and receipts the handler refuses come again later, as WhatsApp
+// redelivers unacknowledged ones.
+func (c *Client) emit(ev wa.Event) bool {
 	c.emitMu.Lock()
 	defer c.emitMu.Unlock()
 	for attempt := 0; ; attempt++ {
 		err := c.handle(context.Background(), ev)
 		if err == nil {
-			return
+			return true
 		}
 		switch ev.(type) {
 		case wa.Message, wa.Receipt:
 		default:
-			return
+			return false
 		}
 		c.log.Warn("simulated event refused; redelivering", "attempt", attempt, "error", err.Error())
 		c.mu.Lock()
@@ -483,7 +545,7 @@ func (c *Client) emit(ev wa.Event) {
 		c.mu.Unlock()
 		select {
 		case <-stop:
-			return
+			return false
 		case <-time.After(c.b.opts.RedeliverAfter):
 		}
 	}
