@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/chatsend/chatsend/shared/accounts"
@@ -44,6 +45,7 @@ type Deps struct {
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
 	Log       *slog.Logger
+	sqs       *sqs.Client
 }
 
 // Tuning overrides cost and limit settings; tests use it to keep argon2id
@@ -75,7 +77,7 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 	control, _ := cfg.Resources.QueueByID(resources.QueueControl)
 	sendq, _ := cfg.Resources.QueueByID(resources.QueueSend)
 	deps := &Deps{
-		Config: cfg, DB: db, Log: log,
+		Config: cfg, DB: db, Log: log, sqs: c.SQS,
 		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix,
 			Password: t.Password, Limits: t.Limits, Now: t.Now}),
 		Sessions: sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/chatsend/chatsend/shared/config"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/queue"
+	"github.com/chatsend/chatsend/shared/resources"
 	"github.com/chatsend/chatsend/shared/tenant"
 )
 
@@ -24,32 +26,60 @@ import (
 type SQSHandler func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error)
 
 // EventsHandler is the functions/events handler: each record is one
-// domain event; a record that fails is retried alone (and lands in the
-// dead-letter queue after five tries).
+// domain event. Records are independent (each effect is a conditional
+// write), so a batch is handled concurrently.
 func (d *Deps) EventsHandler() SQSHandler {
+	return d.batchHandler(resources.QueueEvents, true, func(ctx context.Context, body string) error {
+		var e events.Event
+		if err := json.Unmarshal([]byte(body), &e); err != nil {
+			return fmt.Errorf("malformed event: %w", err)
+		}
+		return d.Tracking.Handle(ctx, e)
+	})
+}
+
+// batchHandler turns a per-record function into an SQS handler that
+// reports partial batch failures, so only failed records are retried. On a
+// record's last allowed receive, a failure moves it to the queue's
+// dead-letter queue with the reason as the failure_reason attribute (SQS's
+// own redrive would drop the reason).
+func (d *Deps) batchHandler(queueID string, concurrent bool, handle func(ctx context.Context, body string) error) SQSHandler {
+	q, _ := d.Config.Resources.QueueByID(queueID)
+	dlq := queue.New(d.sqs, q.DLQName)
 	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
-		// Records are independent (each effect is a conditional write), so
-		// a batch is handled concurrently.
 		var (
 			resp awsevents.SQSEventResponse
 			mu   sync.Mutex
 			wg   sync.WaitGroup
 		)
+		one := func(rec awsevents.SQSMessage) {
+			err := handle(ctx, rec.Body)
+			if err == nil {
+				return
+			}
+			log := d.Log.With("queue", q.Name, "message_id", rec.MessageId)
+			if n, _ := strconv.Atoi(rec.Attributes["ApproximateReceiveCount"]); n >= q.MaxReceiveCount {
+				derr := dlq.SendWithAttributes(ctx, []byte(rec.Body), map[string]string{"failure_reason": err.Error(), "source_queue": q.Name})
+				if derr == nil {
+					log.ErrorContext(ctx, "record moved to the dead-letter queue", "receives", n, "error", err.Error())
+					return // acknowledged: it now lives in the DLQ with its reason
+				}
+				log.ErrorContext(ctx, "dead-letter send failed", "error", derr.Error())
+			}
+			log.WarnContext(ctx, "record not handled; will retry", "error", err.Error())
+			mu.Lock()
+			resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
+			mu.Unlock()
+		}
 		for _, rec := range ev.Records {
+			if !concurrent {
+				one(rec)
+				continue
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				var e events.Event
-				err := json.Unmarshal([]byte(rec.Body), &e)
-				if err == nil {
-					err = d.Tracking.Handle(ctx, e)
-				}
-				if err != nil {
-					d.Log.WarnContext(ctx, "event not handled; will retry", "message_id", rec.MessageId, "event_id", e.ID, "error", err.Error())
-					mu.Lock()
-					resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-					mu.Unlock()
-				}
+				one(rec)
 			}()
 		}
 		wg.Wait()
@@ -116,23 +146,15 @@ func PollSQS(ctx context.Context, q *queue.Queue, h SQSHandler, wait time.Durati
 // job. A job stops before the Lambda's deadline and enqueues its own
 // continuation, so a fan-out of any size finishes.
 func (d *Deps) FanoutHandler() SQSHandler {
-	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
+	return d.batchHandler(resources.QueueCampaignJobs, false, func(ctx context.Context, body string) error {
 		deadline := time.Now().Add(10 * time.Minute)
 		if dl, ok := ctx.Deadline(); ok {
 			deadline = dl.Add(-30 * time.Second)
 		}
-		var resp awsevents.SQSEventResponse
-		for _, rec := range ev.Records {
-			var job queue.CampaignJob
-			err := json.Unmarshal([]byte(rec.Body), &job)
-			if err == nil {
-				err = d.Campaigns.Fanout(tenant.With(ctx, job.AccountID), job.CampaignID, deadline)
-			}
-			if err != nil {
-				d.Log.WarnContext(ctx, "campaign job failed; will retry", "message_id", rec.MessageId, "campaign_id", job.CampaignID, "error", err.Error())
-				resp.BatchItemFailures = append(resp.BatchItemFailures, awsevents.SQSBatchItemFailure{ItemIdentifier: rec.MessageId})
-			}
+		var job queue.CampaignJob
+		if err := json.Unmarshal([]byte(body), &job); err != nil || job.AccountID == "" {
+			return fmt.Errorf("malformed campaign job %q", body)
 		}
-		return resp, nil
-	}
+		return d.Campaigns.Fanout(tenant.With(ctx, job.AccountID), job.CampaignID, deadline)
+	})
 }

@@ -2,8 +2,11 @@ package httpapi_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,4 +164,43 @@ func TestMessageIdempotencyAndBadInput(t *testing.T) {
 	// A read key cannot send.
 	ro := e.WithKey(ten.Session.Must(201, "POST", "/v1/api-keys", map[string]any{"name": "ro", "scope": "read"}).Str("secret"))
 	ro.Must(403, "POST", "/v1/messages", body)
+}
+
+func TestMediaMessages(t *testing.T) {
+	png := append([]byte("\x89PNG\r\n\x1a\n"), make([]byte, 2048)...)
+	var fetched atomic.Int64
+	media := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cat.png" {
+			http.NotFound(w, r)
+			return
+		}
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(png)
+	}))
+	defer media.Close()
+	e := apitest.New(t, app.Tuning{RPCTimeout: 10 * time.Second}, apitest.Simulator(t))
+	e.StartHost(apitest.FastHost())
+	e.StartEventsConsumer()
+	api := e.SignUp("media@example.com").API
+	ses := connectedSession(t, api)
+
+	ok := api.Must(202, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": "+4915123456789",
+		"media": map[string]any{"type": "image", "url": media.URL + "/cat.png", "caption": "a cat"}})
+	waitMessage(t, api, ok.Str("id"), "read")
+	if fetched.Load() != 1 {
+		t.Fatalf("media fetched %d times", fetched.Load())
+	}
+	gone := api.Must(202, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": "+4915123456789",
+		"media": map[string]any{"type": "document", "url": media.URL + "/missing.pdf", "filename": "missing.pdf"}})
+	if m := waitMessage(t, api, gone.Str("id"), "failed"); m.Str("reason") != "media_unavailable" {
+		t.Fatalf("missing media: %s", m.Raw)
+	}
+	for _, u := range []string{"https://10.0.0.1/x.png", "https://169.254.169.254/latest/meta-data", "https://[::ffff:10.0.0.1]/a.png"} {
+		r := api.Must(422, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": "+4915123456789",
+			"media": map[string]any{"type": "image", "url": u}})
+		if !strings.Contains(string(r.Raw), `"location":"body.media.url"`) {
+			t.Fatalf("%s: %s", u, r.Raw)
+		}
+	}
 }

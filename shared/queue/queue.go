@@ -106,6 +106,49 @@ func (q *Queue) SendDelayed(ctx context.Context, body []byte, delay time.Duratio
 	return nil
 }
 
+// SendWithAttributes sends body to a standard queue with string message
+// attributes (a dead-lettered record's failure reason).
+func (q *Queue) SendWithAttributes(ctx context.Context, body []byte, attrs map[string]string) error {
+	url, err := q.URL(ctx)
+	if err != nil {
+		return err
+	}
+	in := &sqs.SendMessageInput{QueueUrl: &url, MessageBody: aws.String(string(body)), MessageAttributes: map[string]types.MessageAttributeValue{}}
+	for k, v := range attrs {
+		if len(v) > 1024 {
+			v = v[:1024]
+		}
+		in.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+	}
+	if _, err := q.client.SendMessage(ctx, in); err != nil {
+		return fmt.Errorf("send to %s: %w", q.name, err)
+	}
+	return nil
+}
+
+// ReceiveWithAttributes is Receive returning the messages' string attributes too.
+func (q *Queue) ReceiveWithAttributes(ctx context.Context, max int, wait time.Duration) ([]Message, []map[string]string, error) {
+	url, err := q.URL(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := q.client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: &url, MaxNumberOfMessages: int32(max),
+		WaitTimeSeconds: int32(wait / time.Second), MessageAttributeNames: []string{"All"}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("receive from %s: %w", q.name, err)
+	}
+	msgs := make([]Message, len(res.Messages))
+	attrs := make([]map[string]string, len(res.Messages))
+	for i, m := range res.Messages {
+		msgs[i] = Message{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), Receipt: aws.ToString(m.ReceiptHandle)}
+		attrs[i] = map[string]string{}
+		for k, v := range m.MessageAttributes {
+			attrs[i][k] = aws.ToString(v.StringValue)
+		}
+	}
+	return msgs, attrs, nil
+}
+
 // SendJSON sends v encoded as JSON.
 func (q *Queue) SendJSON(ctx context.Context, v any, group, dedup string) error {
 	b, err := json.Marshal(v)
