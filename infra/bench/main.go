@@ -25,6 +25,7 @@ func main() {
 	out := flag.String("out", ".build/bench/report.md", "report path")
 	rate := flag.Int("rate", 200, "requests per second for the fixed-rate run")
 	dur := flag.Duration("duration", 10*time.Second, "length of each load run")
+	recipients = flag.Int("recipients", 100_000, "recipients of the fan-out benchmark")
 	flag.Parse()
 	if err := run(*out, *rate, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -94,6 +95,9 @@ func run(out string, rate int, dur time.Duration) error {
 	if err := sessionHostRSS(r, work, clients, []int{1, 100, 1000}); err != nil {
 		return err
 	}
+	if err := campaignBench(r, *recipients, work); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
@@ -104,6 +108,8 @@ func run(out string, rate int, dur time.Duration) error {
 	fmt.Println("wrote", out)
 	return nil
 }
+
+var recipients *int
 
 type report struct{ strings.Builder }
 

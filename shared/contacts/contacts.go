@@ -40,7 +40,8 @@ type Filter struct {
 	Limit int
 }
 
-// Page is one page of contacts in a stable order (creation order).
+// Page is one page of contacts in a stable order: by id, which is creation
+// order to the millisecond.
 type Page struct {
 	Contacts []Contact
 	// Next is the cursor of the following page; "" on the last page.
@@ -100,8 +101,9 @@ type Store interface {
 	// FindContactsByPhone returns the existing contacts of the given E.164
 	// numbers, by number, with strongly consistent reads.
 	FindContactsByPhone(ctx context.Context, phones []string) (map[string]Contact, error)
-	// ListContacts pages through contacts, optionally by tag, in creation
-	// order; an unusable cursor is errs.Invalid.
+	// ListContacts pages through contacts, optionally by tag, in id order;
+	// an unusable cursor is errs.Invalid. A cursor stays valid when its
+	// contact is deleted.
 	ListContacts(ctx context.Context, f Filter) (Page, error)
 	// UpdateContact replaces old with next if old is still current; a
 	// concurrent change is ErrStale (wrapped in errs.Conflict), a phone

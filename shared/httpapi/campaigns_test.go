@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,9 @@ func campaignEnv(t *testing.T) *apitest.Env {
 	return e
 }
 
+// phoneSeq keeps seeded phone numbers unique across calls.
+var phoneSeq atomic.Int64
+
 // seedContacts stores n contacts tagged tag; phones ending 9999 are "not
 // on WhatsApp" for the simulator.
 func seedContacts(t *testing.T, e *apitest.Env, acct, tag string, n, notOnWA int) []contacts.Contact {
@@ -33,7 +37,7 @@ func seedContacts(t *testing.T, e *apitest.Env, acct, tag string, n, notOnWA int
 	ctx := tenant.With(context.Background(), acct)
 	var out []contacts.Contact
 	for i := 0; i < n; i++ {
-		phone := fmt.Sprintf("+49151%08d", 10_000_000+i)
+		phone := fmt.Sprintf("+49151%08d", 10_000_000+phoneSeq.Add(1))
 		if i < notOnWA {
 			phone = fmt.Sprintf("+4915%04d9999", 1000+i)
 		}
@@ -245,5 +249,33 @@ func TestCampaignBadInput(t *testing.T) {
 	idleID := a.API.Must(201, "POST", "/v1/campaigns", base(func(m map[string]any) { m["session_id"] = idle })).Str("id")
 	if r := a.API.Must(409, "POST", "/v1/campaigns/"+idleID+"/start", nil); !strings.Contains(r.Str("detail"), "connect") {
 		t.Fatalf("start on idle session: %s", r.Raw)
+	}
+}
+
+func TestCampaignDailyCapAndQuietHours(t *testing.T) {
+	e := campaignEnv(t)
+	ten := e.SignUp("cap@example.com")
+	api := ten.API
+	ses := connectedSession(t, api)
+	seedContacts(t, e, ten.AccountID, "cap", 12, 0)
+	seedContacts(t, e, ten.AccountID, "quiet", 3, 0)
+
+	capped := api.Must(201, "POST", "/v1/campaigns", map[string]any{"name": "Capped", "session_id": ses, "template": "x",
+		"audience": map[string]any{"tags": []string{"cap"}},
+		"pacing":   map[string]any{"min_interval_s": 8, "max_interval_s": 10, "daily_cap": 5, "warm_up": false}}).Str("id")
+	now := time.Now().UTC()
+	quiet := api.Must(201, "POST", "/v1/campaigns", map[string]any{"name": "Quiet", "session_id": ses, "template": "x",
+		"audience": map[string]any{"tags": []string{"quiet"}},
+		"pacing": map[string]any{"min_interval_s": 8, "max_interval_s": 10, "daily_cap": 100, "warm_up": false,
+			"quiet_start": now.Add(-time.Hour).Format("15:04"), "quiet_end": now.Add(time.Hour).Format("15:04")}}).Str("id")
+	api.Must(200, "POST", "/v1/campaigns/"+capped+"/start", nil)
+	api.Must(200, "POST", "/v1/campaigns/"+quiet+"/start", nil)
+	waitCampaign(t, api, capped, 20*time.Second, func(r apitest.Response) bool { n := counts(r); return n["total"] == 12 && n["queued"] == 7 })
+	time.Sleep(time.Second) // many intervals: the cap must hold
+	if n := counts(api.Must(200, "GET", "/v1/campaigns/"+capped, nil)); n["queued"] != 7 {
+		t.Fatalf("daily cap of 5 exceeded: %v", n)
+	}
+	if n := counts(api.Must(200, "GET", "/v1/campaigns/"+quiet, nil)); n["total"] != 3 || n["queued"] != 3 {
+		t.Fatalf("sent during quiet hours: %v", n)
 	}
 }
