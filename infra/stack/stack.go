@@ -96,8 +96,8 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.consume(events, resources.QueueEvents, 10)
 
 	// The fan-out stops 30 s before its timeout and enqueues its own
-	// continuation, so any audience size finishes in 15-minute slices.
-	fanout := b.goFunction("fanout", 15*time.Minute)
+	// continuation, so any audience size finishes in 5-minute slices.
+	fanout := b.goFunction("fanout", 5*time.Minute)
 	b.grantReadWriteTable(fanout)
 	b.grantSend(fanout, resources.QueueCampaignJobs, resources.QueueSend)
 	b.consume(fanout, resources.QueueCampaignJobs, 1)

@@ -429,3 +429,27 @@ func TestEventsConsumerMapping(t *testing.T) {
 		"BatchSize":             10,
 	})
 }
+
+// Every queue a Lambda consumes must stay invisible at least as long as the
+// Lambda may run, or messages are handled twice at once (and AWS rejects
+// the mapping).
+func TestQueueVisibilityCoversConsumers(t *testing.T) {
+	mappings := 0
+	for _, r := range resourceM {
+		if r["Type"] != "AWS::Lambda::EventSourceMapping" {
+			continue
+		}
+		mappings++
+		props := r["Properties"].(map[string]any)
+		fnID := props["FunctionName"].(map[string]any)["Ref"].(string)
+		qID := props["EventSourceArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+		timeout := resourceM[fnID]["Properties"].(map[string]any)["Timeout"].(float64)
+		vis := resourceM[qID]["Properties"].(map[string]any)["VisibilityTimeout"].(float64)
+		if vis < timeout {
+			t.Errorf("%s: visibility %vs < %s timeout %vs", qID, vis, fnID, timeout)
+		}
+	}
+	if mappings < 3 {
+		t.Fatalf("found %d event source mappings, want events, fanout and imports", mappings)
+	}
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -138,7 +139,11 @@ func newHumaError(ctx context.Context, status int, msg string, list ...error) *P
 			p.Detail = "the request body is not valid JSON: " + p.Errors[0].Message
 		}
 	case 413:
-		p.Detail = "the request body is larger than 1 MiB"
+		p.Detail = "the request body is too large"
+		var limit int64
+		if _, err := fmt.Sscanf(msg, "request body is too large limit=%d bytes", &limit); err == nil && limit > 0 {
+			p.Detail = fmt.Sprintf("the request body is larger than this endpoint accepts (%d MiB)", max(limit>>20, 1))
+		}
 	case 415:
 		p.Detail = "unsupported Content-Type; send application/json"
 	case 422:

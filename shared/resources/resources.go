@@ -124,12 +124,14 @@ func For(stage string) Set {
 			},
 		},
 		Queues: []Queue{
-			q(QueueCampaignJobs, false, 5*time.Minute, "campaign start/resume jobs for functions/fanout"),
+			// Visibility timeouts are six times the consumer Lambda's timeout
+			// (AWS's advice; infra/stack tests enforce at least equal).
+			q(QueueCampaignJobs, false, 30*time.Minute, "campaign start/resume jobs for functions/fanout"),
 			// FIFO: per-session order (MessageGroupId = session id) and
 			// deduplication of redelivered sends.
 			q(QueueSend, true, 2*time.Minute, "message refs to the session host, grouped by session"),
 			q(QueueControl, true, time.Minute, "desired-state changes for WhatsApp sessions"),
-			q(QueueEvents, false, time.Minute, "receipts, inbound messages and session events from the host"),
+			q(QueueEvents, false, 6*time.Minute, "receipts, inbound messages and session events from the host"),
 			q(QueueWebhooks, false, time.Minute, "webhook deliveries for functions/webhooks"),
 			q(QueuePrivacy, false, 15*time.Minute, "data-rights jobs for functions/privacy"),
 			q(QueueImports, false, 15*time.Minute, "contact CSV import jobs for functions/imports"),
