@@ -90,12 +90,12 @@ type SignupInput struct {
 
 // Signup creates an account with its owner user.
 func (s *Service) Signup(ctx context.Context, in SignupInput) (Account, User, error) {
-	var fc fieldCheck
+	var fc errs.Fields
 	email, msg := NormalizeEmail(in.Email)
-	fc.add("body.email", msg)
-	fc.add("body.name", CheckName("name", in.Name))
-	fc.add("body.password", CheckPassword(in.Password, email, in.Name))
-	if err := fc.err(); err != nil {
+	fc.Add("body.email", msg)
+	fc.Add("body.name", CheckName("name", in.Name))
+	fc.Add("body.password", CheckPassword(in.Password, email, in.Name))
+	if err := fc.Err(); err != nil {
 		return Account{}, User{}, err
 	}
 	if err := s.limit(ctx, "signup:ip:"+in.ClientIP, s.limits.SignupPerIP); err != nil {
@@ -297,26 +297,26 @@ func (s *Service) GetAccount(ctx context.Context) (Account, error) {
 // UpdateAccount validates and applies a change to the caller's account (the
 // rectification right).
 func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate) (Account, error) {
-	var fc fieldCheck
+	var fc errs.Fields
 	if upd.Name != nil {
-		fc.add("body.name", CheckName("name", *upd.Name))
+		fc.Add("body.name", CheckName("name", *upd.Name))
 		n := strings.TrimSpace(*upd.Name)
 		upd.Name = &n
 	}
 	if upd.Email != nil {
 		e, msg := NormalizeEmail(*upd.Email)
-		fc.add("body.email", msg)
+		fc.Add("body.email", msg)
 		upd.Email = &e
 	}
 	if upd.TimeZone != nil {
-		fc.add("body.time_zone", CheckTimeZone(*upd.TimeZone))
+		fc.Add("body.time_zone", CheckTimeZone(*upd.TimeZone))
 	}
 	if upd.DefaultRegion != nil {
 		r := strings.ToUpper(strings.TrimSpace(*upd.DefaultRegion))
-		fc.add("body.default_region", CheckRegion(r))
+		fc.Add("body.default_region", CheckRegion(r))
 		upd.DefaultRegion = &r
 	}
-	if err := fc.err(); err != nil {
+	if err := fc.Err(); err != nil {
 		return Account{}, err
 	}
 	a, err := s.store.UpdateAccount(ctx, upd, s.now().UTC())
@@ -330,12 +330,12 @@ func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate) (Account
 // CreateAPIKey makes a key for the caller's account and returns it with its
 // secret, which is shown this once and never stored.
 func (s *Service) CreateAPIKey(ctx context.Context, name string, scope Scope) (APIKey, string, error) {
-	var fc fieldCheck
-	fc.add("body.name", CheckName("name", name))
+	var fc errs.Fields
+	fc.Add("body.name", CheckName("name", name))
 	if scope.rank() == 0 {
-		fc.add("body.scope", "scope must be one of full, send, read")
+		fc.Add("body.scope", "scope must be one of full, send, read")
 	}
-	if err := fc.err(); err != nil {
+	if err := fc.Err(); err != nil {
 		return APIKey{}, "", err
 	}
 	acct, err := tenant.AccountID(ctx)

@@ -7,8 +7,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/chatsend/chatsend/shared/errs"
-
 	_ "time/tzdata" // time zones must validate the same in a bare Lambda image
 )
 
@@ -139,20 +137,4 @@ func CheckRegion(r string) string {
 		return "default_region must be a two-letter ISO 3166 code such as US"
 	}
 	return ""
-}
-
-// fieldCheck collects field errors for one request.
-type fieldCheck []errs.FieldError
-
-func (f *fieldCheck) add(field, msg string) {
-	if msg != "" {
-		*f = append(*f, errs.FieldError{Field: field, Message: msg})
-	}
-}
-
-func (f fieldCheck) err() error {
-	if len(f) == 0 {
-		return nil
-	}
-	return errs.InvalidFields(f...)
 }

@@ -23,7 +23,7 @@ import (
 
 // ImportIDPrefix starts every import job id ("imp_…"), like the prefixes
 // of package ids.
-const ImportIDPrefix = "imp"
+const ImportIDPrefix = ids.Import
 
 // Import processing limits.
 const (
@@ -154,21 +154,21 @@ func ParseHeader(fields []string) ([]string, error) {
 		seen[c] = true
 		cols[i] = c
 	}
-	var fc fieldCheck
+	var fc errs.Fields
 	if len(unknown) > 0 {
-		fc.add("body", fmt.Sprintf("unknown columns %s; the header row may name phone, name, first_name, tags and custom.<field>",
+		fc.Add("body", fmt.Sprintf("unknown columns %s; the header row may name phone, name, first_name, tags and custom.<field>",
 			strings.Join(unknown, ", ")))
 	}
 	if len(dup) > 0 {
-		fc.add("body", "columns appear more than once: "+strings.Join(dup, ", "))
+		fc.Add("body", "columns appear more than once: "+strings.Join(dup, ", "))
 	}
 	if !seen[colPhone] {
-		fc.add("body", "the header row has no phone column")
+		fc.Add("body", "the header row has no phone column")
 	}
 	if custom > MaxCustomFields {
-		fc.add("body", fmt.Sprintf("at most %d custom.<field> columns", MaxCustomFields))
+		fc.Add("body", fmt.Sprintf("at most %d custom.<field> columns", MaxCustomFields))
 	}
-	if err := fc.err(); err != nil {
+	if err := fc.Err(); err != nil {
 		return nil, err
 	}
 	return cols, nil

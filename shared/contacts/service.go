@@ -89,30 +89,30 @@ func (s *Service) CreateContact(ctx context.Context, region string, in ContactIn
 
 // applyPatch validates the fields of p that are set and applies them to c.
 func applyPatch(c *Contact, p ContactPatch, region string) error {
-	var fc fieldCheck
+	var fc errs.Fields
 	if p.Phone != nil {
 		e164, msg := NormalizePhone(*p.Phone, region)
-		fc.add("body.phone", msg)
+		fc.Add("body.phone", msg)
 		c.Phone = e164
 	}
 	if p.Name != nil {
 		c.Name = strings.TrimSpace(*p.Name)
-		fc.add("body.name", CheckName("name", c.Name, MaxNameLength))
+		fc.Add("body.name", CheckName("name", c.Name, MaxNameLength))
 	}
 	if p.FirstName != nil {
 		c.FirstName = strings.TrimSpace(*p.FirstName)
-		fc.add("body.first_name", CheckName("first_name", c.FirstName, MaxFirstNameLength))
+		fc.Add("body.first_name", CheckName("first_name", c.FirstName, MaxFirstNameLength))
 	}
 	if p.Tags != nil {
 		tags, msg := NormalizeTags(*p.Tags)
-		fc.add("body.tags", msg)
+		fc.Add("body.tags", msg)
 		c.Tags = tags
 	}
 	if p.Custom != nil {
-		fc.add("body.custom", CheckCustom(*p.Custom))
+		fc.Add("body.custom", CheckCustom(*p.Custom))
 		c.Custom = maps.Clone(*p.Custom)
 	}
-	return fc.err()
+	return fc.Err()
 }
 
 // GetContact returns one contact; another tenant's id is errs.NotFound.
@@ -127,14 +127,14 @@ func errNoContact(id string) error { return errs.E(errs.NotFound, "no contact %q
 
 // ListContacts returns one page of contacts, optionally with a tag.
 func (s *Service) ListContacts(ctx context.Context, f Filter) (Page, error) {
-	var fc fieldCheck
+	var fc errs.Fields
 	if f.Tag != "" {
 		t, msg := NormalizeTag(f.Tag)
-		fc.add("query.tag", msg)
+		fc.Add("query.tag", msg)
 		f.Tag = t
 	}
-	fc.add("query.limit", checkLimit(&f.Limit))
-	if err := fc.err(); err != nil {
+	fc.Add("query.limit", checkLimit(&f.Limit))
+	if err := fc.Err(); err != nil {
 		return Page{}, err
 	}
 	return s.store.ListContacts(ctx, f)
@@ -213,12 +213,12 @@ func (s *Service) DeleteContact(ctx context.Context, id string) error {
 // AddSuppression suppresses a phone number; it reports whether the number
 // was newly suppressed (an existing suppression is returned unchanged).
 func (s *Service) AddSuppression(ctx context.Context, region, rawPhone, reason string) (Suppression, bool, error) {
-	var fc fieldCheck
+	var fc errs.Fields
 	e164, msg := NormalizePhone(rawPhone, region)
-	fc.add("body.phone", msg)
+	fc.Add("body.phone", msg)
 	reason, msg = NormalizeReason(reason)
-	fc.add("body.reason", msg)
-	if err := fc.err(); err != nil {
+	fc.Add("body.reason", msg)
+	if err := fc.Err(); err != nil {
 		return Suppression{}, false, err
 	}
 	sup, created, err := s.store.AddSuppression(ctx, Suppression{Phone: e164, Reason: reason, CreatedAt: s.now().UTC()})

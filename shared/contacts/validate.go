@@ -8,7 +8,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/phone"
 )
 
@@ -151,20 +150,4 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-// fieldCheck collects field errors in order.
-type fieldCheck []errs.FieldError
-
-func (fc *fieldCheck) add(field, msg string) {
-	if msg != "" {
-		*fc = append(*fc, errs.FieldError{Field: field, Message: msg})
-	}
-}
-
-func (fc fieldCheck) err() error {
-	if len(fc) == 0 {
-		return nil
-	}
-	return errs.InvalidFields(fc...)
 }

@@ -97,3 +97,22 @@ func As(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// Fields collects field problems of one request; Add ignores an empty
+// message, so validators can be called unconditionally.
+type Fields []FieldError
+
+// Add records a problem with field unless msg is empty.
+func (f *Fields) Add(field, msg string) {
+	if msg != "" {
+		*f = append(*f, FieldError{Field: field, Message: msg})
+	}
+}
+
+// Err returns an Invalid error listing the problems, or nil if none.
+func (f Fields) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return InvalidFields(f...)
+}

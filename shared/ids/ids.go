@@ -20,6 +20,7 @@ const (
 	Contact  = "con"
 	Message  = "msg"
 	Campaign = "cmp"
+	Import   = "imp"
 )
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
