@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatsend/chatsend/infra/local/localtest"
 	"github.com/chatsend/chatsend/session-host/wa/simulator"
 	"github.com/chatsend/chatsend/shared/apitest"
 	"github.com/chatsend/chatsend/shared/app"
@@ -19,16 +19,6 @@ import (
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/tenant"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestCampaignSurvivesHostKills runs a campaign on a real session-host
 // process, SIGKILLs it twice mid-campaign (each time a new host takes the
@@ -59,7 +49,7 @@ func TestCampaignSurvivesHostKills(t *testing.T) {
 		cmd.Env = append(os.Environ(), "CHATSEND_STAGE="+e.Deps.Config.Resources.Stage, "CHATSEND_WHATSAPP_BACKEND=simulator",
 			"CHATSEND_DEVICE_DIR="+env["CHATSEND_DEVICE_DIR"], "CHATSEND_HOST_LEASE_TTL=3s", "CHATSEND_SIM_PACING_SCALE=0.0005",
 			"CHATSEND_SIM_DELIVERED_AFTER=50ms", "CHATSEND_SIM_READ_AFTER=100ms", "CHATSEND_LOG_LEVEL=info",
-			fmt.Sprintf("CHATSEND_HOST_ID=crash-%d", n), fmt.Sprintf("CHATSEND_HOST_HEALTH_PORT=%d", freePort(t)))
+			fmt.Sprintf("CHATSEND_HOST_ID=crash-%d", n), fmt.Sprintf("CHATSEND_HOST_HEALTH_PORT=%d", localtest.FreePort(t)))
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,17 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"github.com/chatsend/chatsend/infra/local/localtest"
+)
 
 var keyLine = regexp.MustCompile(`API key:\s+(cs_test_\S+)`)
 
@@ -119,7 +110,7 @@ func TestDevRunsAndPersists(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	port, awsPort := freePort(t), freePort(t)
+	port, awsPort := localtest.FreePort(t), localtest.FreePort(t)
 
 	cmd, key, out := start(t, bin, dir, port, awsPort)
 	if !strings.Contains(out, "Created developer account") || !strings.Contains(out, "dev@chatsend.local") || !strings.Contains(out, "password:") {

@@ -6,7 +6,6 @@ package local
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
-	"github.com/aws/smithy-go"
 	"github.com/sivchari/kumo"
 
 	"github.com/chatsend/chatsend/shared/awsclient"
@@ -98,7 +96,7 @@ func Provision(ctx context.Context, c awsclient.Clients, set resources.Set) erro
 	}
 	for _, b := range set.Buckets {
 		_, err := c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &b.Name})
-		if err != nil && !hasCode(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists") {
+		if err != nil && !awsclient.HasCode(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists") {
 			return fmt.Errorf("create bucket %s: %w", b.Name, err)
 		}
 	}
@@ -131,12 +129,12 @@ func createTable(ctx context.Context, db *dynamodb.Client, t resources.Table) er
 			AttributeName: aws.String(a), AttributeType: dbtypes.ScalarAttributeTypeS})
 	}
 	_, err := db.CreateTable(ctx, in)
-	if err != nil && !hasCode(err, "ResourceInUseException") {
+	if err != nil && !awsclient.HasCode(err, "ResourceInUseException") {
 		return fmt.Errorf("create table %s: %w", t.Name, err)
 	}
 	_, err = db.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{TableName: &t.Name,
 		TimeToLiveSpecification: &dbtypes.TimeToLiveSpecification{AttributeName: &t.TTLAttribute, Enabled: aws.Bool(true)}})
-	if err != nil && !hasCode(err, "ValidationException") { // already enabled
+	if err != nil && !awsclient.HasCode(err, "ValidationException") { // already enabled
 		return fmt.Errorf("enable ttl on %s: %w", t.Name, err)
 	}
 	return nil
@@ -169,19 +167,6 @@ func createQueue(ctx context.Context, c *sqs.Client, q resources.Queue) error {
 		return fmt.Errorf("create queue %s: %w", q.Name, err)
 	}
 	return nil
-}
-
-func hasCode(err error, codes ...string) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	for _, c := range codes {
-		if api.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }
 
 // WaitForFlush waits until kumo has written its state to KUMO_DATA_DIR.

@@ -5,14 +5,17 @@ package awsclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/smithy-go"
 )
 
 // Clients are the AWS clients a process uses.
@@ -43,4 +46,15 @@ func Load(ctx context.Context, extra ...func(*aws.Config)) (Clients, error) {
 			o.UsePathStyle = emulated // emulators have no per-bucket DNS names
 		}),
 	}, nil
+}
+
+// HasCode reports whether err is an AWS API error with one of the codes.
+// Codes are matched rather than typed errors because emulators differ in
+// which typed errors they produce.
+func HasCode(err error, codes ...string) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	return slices.Contains(codes, api.ErrorCode())
 }

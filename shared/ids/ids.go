@@ -37,16 +37,7 @@ func NewAt(prefix string, t time.Time) string {
 	if _, err := rand.Read(b[6:]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // never happens on Linux ≥ 3.17
 	}
-	var out [26]byte
-	// 128 bits → 26 base32 digits, most significant first.
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	for i := 25; i >= 0; i-- {
-		out[i] = alphabet[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return prefix + "_" + string(out[:])
+	return FromBytes(prefix, b)
 }
 
 // Valid reports whether id has the given prefix and a well-formed body. It lets

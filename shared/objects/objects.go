@@ -6,15 +6,14 @@ package objects
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 
+	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/errs"
 )
@@ -54,10 +53,10 @@ func (b *Bucket) Get(ctx context.Context, key string, offset int64) (io.ReadClos
 	// A ranged read has no whole-object checksum to validate; say nothing
 	// about the skipped check (the SDK logs it on every such read).
 	res, err := b.client.GetObject(ctx, in, func(o *s3.Options) { o.DisableLogOutputChecksumValidationSkipped = true })
-	if hasCode(err, "InvalidRange") {
+	if awsclient.HasCode(err, "InvalidRange") {
 		return io.NopCloser(bytes.NewReader(nil)), nil // offset at (or past) the end
 	}
-	if hasCode(err, "NoSuchKey", "NotFound") {
+	if awsclient.HasCode(err, "NoSuchKey", "NotFound") {
 		return nil, errs.E(errs.NotFound, "no object %q", key)
 	}
 	if err != nil {
@@ -73,17 +72,4 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete s3://%s/%s: %w", b.name, key, err)
 	}
 	return nil
-}
-
-func hasCode(err error, codes ...string) bool {
-	var api smithy.APIError
-	if !errors.As(err, &api) {
-		return false
-	}
-	for _, c := range codes {
-		if api.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }

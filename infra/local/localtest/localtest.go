@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net"
 	"sync"
 	"testing"
 
@@ -51,4 +52,15 @@ func MustResources(tb testing.TB) (awsclient.Clients, resources.Set) {
 		tb.Fatalf("provision: %v", err)
 	}
 	return c, set
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
