@@ -279,3 +279,29 @@ func TestCampaignDailyCapAndQuietHours(t *testing.T) {
 		t.Fatalf("sent during quiet hours: %v", n)
 	}
 }
+
+func TestScheduledCampaignStartsOnTime(t *testing.T) {
+	e := campaignEnv(t)
+	ten := e.SignUp("sched@example.com")
+	api := ten.API
+	ses := connectedSession(t, api)
+	seedContacts(t, e, ten.AccountID, "later", 3, 0)
+	at := time.Now().Add(3 * time.Second).UTC()
+	id := api.Must(201, "POST", "/v1/campaigns", map[string]any{"name": "Later", "session_id": ses, "template": "x",
+		"audience": map[string]any{"tags": []string{"later"}}, "schedule_at": at.Format(time.RFC3339Nano),
+		"pacing": map[string]any{"min_interval_s": 8, "max_interval_s": 10, "daily_cap": 100, "warm_up": false}}).Str("id")
+	if r := api.Must(200, "POST", "/v1/campaigns/"+id+"/start", nil); r.Str("status") != "scheduled" {
+		t.Fatalf("start with schedule_at: %s", r.Raw)
+	}
+	time.Sleep(time.Until(at) - time.Second)
+	if r := api.Must(200, "GET", "/v1/campaigns/"+id, nil); r.Str("status") != "scheduled" || counts(r)["total"] != 0 {
+		t.Fatalf("ran before its time: %s", r.Raw)
+	}
+	r := waitCampaign(t, api, id, 20*time.Second, func(r apitest.Response) bool { return counts(r)["read"] == 3 })
+	if started, _ := time.Parse(time.RFC3339Nano, r.Str("started_at")); started.IsZero() {
+		t.Fatalf("no started_at: %s", r.Raw)
+	}
+	if r.Str("status") != "completed" {
+		t.Fatalf("status %s", r.Str("status"))
+	}
+}
