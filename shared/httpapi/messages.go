@@ -16,7 +16,7 @@ type MessageJSON struct {
 	SessionID  string          `json:"session_id"`
 	CampaignID string          `json:"campaign_id,omitempty"`
 	To         string          `json:"to" doc:"Recipient, E.164."`
-	Text       string          `json:"text,omitempty" doc:"Absent once the body's retention period ends."`
+	Text       string          `json:"text,omitempty" doc:"On GET /v1/messages/{id} only (lists carry metadata); absent once the body's 30-day retention ends."`
 	Media      *messages.Media `json:"media,omitempty"`
 	Status     string          `json:"status" enum:"queued,sending,sent,delivered,read,failed,skipped"`
 	Reason     string          `json:"reason,omitempty" doc:"Why a message failed or was skipped, e.g. not_on_whatsapp, suppressed."`
