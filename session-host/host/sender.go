@@ -8,6 +8,7 @@ import (
 	"github.com/chatsend/chatsend/session-host/wa"
 	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/netguard"
 	"github.com/chatsend/chatsend/shared/sessions"
@@ -127,6 +128,7 @@ func (r *runner) pick() (messages.Message, *campaigns.Campaign, bool) {
 			if c.FanoutDone {
 				if done, err := r.h.store.CompleteIfDone(ctx, c.ID, r.h.now().UTC()); err == nil && done {
 					r.log.Info("campaign completed", "campaign_id", c.ID)
+					r.publishCompleted(c.ID)
 				}
 			}
 			continue
@@ -208,10 +210,17 @@ func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 	cur := m
 	move := func(to messages.Status, reason string, at time.Time) error {
 		err := r.h.store.TransitionFenced(ctx, cur, r.h.cfg.ID, messages.Update{From: []messages.Status{cur.Status}, To: to, Reason: reason, At: at})
-		if err == nil {
-			cur.Status = to
+		if err != nil {
+			return err
 		}
-		return err
+		cur.Status = to
+		if to == messages.StatusSent || to == messages.StatusFailed {
+			if err := events.PublishMessageStatus(ctx, r.h.events, r.acct, events.MessageStatusData{MessageID: m.ID,
+				SessionID: r.id, CampaignID: m.CampaignID, To: m.To, Status: string(to), Reason: reason, At: at}); err != nil {
+				log.Warn("message status event publish failed", "error", err.Error())
+			}
+		}
+		return nil
 	}
 	fenced := func(_ []messages.Status, to messages.Status, reason string) error {
 		return move(to, reason, r.h.now().UTC())
@@ -301,4 +310,17 @@ func mediaLimit(typ string) int64 {
 		return 100 << 20
 	}
 	return 16 << 20 // audio, video
+}
+
+// publishCompleted reports a campaign's completion (one event per campaign:
+// its id is fixed by the campaign).
+func (r *runner) publishCompleted(campaignID string) {
+	now := r.h.now().UTC()
+	e, err := events.New(events.CampaignCompleted, r.acct, r.id, now, events.CampaignCompletedData{CampaignID: campaignID}, campaignID)
+	if err == nil {
+		err = r.h.events.Publish(r.ctx, e)
+	}
+	if err != nil {
+		r.log.Warn("campaign.completed publish failed", "campaign_id", campaignID, "error", err.Error())
+	}
 }

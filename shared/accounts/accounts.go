@@ -20,8 +20,12 @@ type Account struct {
 	// DefaultRegion is the ISO 3166 region used to read phone numbers
 	// written without a country code.
 	DefaultRegion string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// OptOutKeywords replace the default STOP words when set.
+	OptOutKeywords []string
+	// OptOutReply, when set, is sent back to a contact who opted out.
+	OptOutReply string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // User is a person who can log in to an account's dashboard.
@@ -107,10 +111,12 @@ type Principal struct {
 
 // AccountUpdate lists the fields PATCH /v1/account may change; nil means keep.
 type AccountUpdate struct {
-	Name          *string
-	Email         *string
-	TimeZone      *string
-	DefaultRegion *string
+	Name           *string
+	Email          *string
+	TimeZone       *string
+	DefaultRegion  *string
+	OptOutKeywords *[]string
+	OptOutReply    *string
 }
 
 // Store persists accounts. Methods marked "tenant-scoped" take the account

@@ -316,6 +316,20 @@ func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate) (Account
 		fc.Add("body.default_region", CheckRegion(r))
 		upd.DefaultRegion = &r
 	}
+	if upd.OptOutKeywords != nil {
+		words := *upd.OptOutKeywords
+		if len(words) > 20 {
+			fc.Add("body.opt_out_keywords", "at most 20 keywords")
+		}
+		for i, w := range words {
+			if n := len([]rune(strings.TrimSpace(w))); n == 0 || n > 30 {
+				fc.Add(fmt.Sprintf("body.opt_out_keywords[%d]", i), "a keyword is 1 to 30 characters")
+			}
+		}
+	}
+	if upd.OptOutReply != nil && len(*upd.OptOutReply) > 1000 {
+		fc.Add("body.opt_out_reply", "the reply is at most 1000 bytes")
+	}
 	if err := fc.Err(); err != nil {
 		return Account{}, err
 	}

@@ -76,6 +76,8 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 	}
 	control, _ := cfg.Resources.QueueByID(resources.QueueControl)
 	sendq, _ := cfg.Resources.QueueByID(resources.QueueSend)
+	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
+	evpub := queue.EventPublisher{Q: queue.New(c.SQS, evq.Name)}
 	deps := &Deps{
 		Config: cfg, DB: db, Log: log, sqs: c.SQS,
 		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix,
@@ -83,18 +85,19 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 		Sessions: sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},
 			Logger: log, Backend: cfg.WhatsAppBackend, RPCTimeout: t.RPCTimeout, Now: t.Now}),
 	}
-	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
+	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Suppressions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
 		Region: func(ctx context.Context) (string, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
 			return a.DefaultRegion, err
 		},
-		Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
-	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Log: log}
+		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
+	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
 	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db},
 		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
-		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Logger: log, Now: t.Now})
+		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now})
 	deps.Contacts = buildContacts(cfg, c, db, log, t)
+	deps.Tracking.Consent = consent{deps.Contacts}
 	return deps
 }
 

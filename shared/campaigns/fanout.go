@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
 )
@@ -48,7 +49,10 @@ func (s *Service) Fanout(ctx context.Context, id string, deadline time.Time) err
 		return nil // draft or completed: nothing to fan out
 	}
 	if c.FanoutDone {
-		_, err := s.o.Store.CompleteIfDone(ctx, id, now)
+		done, err := s.o.Store.CompleteIfDone(ctx, id, now)
+		if done {
+			s.completed(ctx, c)
+		}
 		return err
 	}
 	tpl, err := ParseTemplate(c.Template)
@@ -84,6 +88,7 @@ func (s *Service) Fanout(ctx context.Context, id string, deadline time.Time) err
 	done, err := s.o.Store.CompleteIfDone(ctx, id, s.o.Now().UTC())
 	if err == nil && done {
 		log.InfoContext(ctx, "campaign completed during fan-out")
+		s.completed(ctx, c)
 	}
 	log.InfoContext(ctx, "fan-out done")
 	return err
@@ -156,7 +161,39 @@ func (s *Service) addPage(ctx context.Context, c Campaign, tpl Template, rs []Re
 		}
 		ms = append(ms, m)
 	}
-	return s.o.Store.AddCampaignMessages(ctx, c.ID, ms)
+	added, err := s.o.Store.AddCampaignMessages(ctx, c.ID, ms)
+	if err != nil || added == 0 || s.o.Events == nil {
+		return added, err
+	}
+	// One event per page (its id fixed by the page's first message, so a
+	// rerun of the page repeats the same event id).
+	d := events.MessageStatusBatchData{Items: make([]events.MessageStatusData, len(ms))}
+	for i, m := range ms {
+		d.Items[i] = events.MessageStatusData{MessageID: m.ID, SessionID: m.SessionID, CampaignID: c.ID, To: m.To,
+			Status: string(m.Status), Reason: m.Reason, At: now}
+	}
+	e, err := events.New(events.MessageStatusBatch, c.AccountID, c.SessionID, now, d, ms[0].ID, ms[len(ms)-1].ID)
+	if err == nil {
+		err = s.o.Events.Publish(ctx, e)
+	}
+	if err != nil {
+		logging.Or(ctx, s.o.Logger).WarnContext(ctx, "fan-out status event publish failed", "campaign_id", c.ID, "error", err.Error())
+	}
+	return added, nil
+}
+
+// completed reports a campaign's completion.
+func (s *Service) completed(ctx context.Context, c Campaign) {
+	if s.o.Events == nil {
+		return
+	}
+	e, err := events.New(events.CampaignCompleted, c.AccountID, c.SessionID, s.o.Now().UTC(), events.CampaignCompletedData{CampaignID: c.ID}, c.ID)
+	if err == nil {
+		err = s.o.Events.Publish(ctx, e)
+	}
+	if err != nil {
+		logging.Or(ctx, s.o.Logger).WarnContext(ctx, "campaign.completed publish failed", "campaign_id", c.ID, "error", err.Error())
+	}
 }
 
 // skipQueued ends a cancelled campaign's queued messages as skipped.

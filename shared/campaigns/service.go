@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
@@ -43,8 +44,11 @@ type Options struct {
 	Messages   MessageStore
 	Jobs       Jobs
 	Dispatcher messages.Dispatcher
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// Events receives the fan-out's message.status.batch events and
+	// campaign.completed.
+	Events events.Publisher
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Service implements the campaigns API and the fan-out.

@@ -3,6 +3,7 @@ package dynamo
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -34,19 +35,22 @@ type accountItem struct {
 	OwnerUserID   string    `dynamodbav:"owner_user_id"`
 	TimeZone      string    `dynamodbav:"time_zone"`
 	DefaultRegion string    `dynamodbav:"default_region,omitempty"`
+	OptOutWords   []string  `dynamodbav:"opt_out_keywords,omitempty"`
+	OptOutReply   string    `dynamodbav:"opt_out_reply,omitempty"`
 	CreatedAt     time.Time `dynamodbav:"created_at"`
 	UpdatedAt     time.Time `dynamodbav:"updated_at"`
 }
 
 func (it accountItem) domain() accounts.Account {
 	return accounts.Account{ID: it.ID, Name: it.Name, Email: it.Email, OwnerUserID: it.OwnerUserID,
-		TimeZone: it.TimeZone, DefaultRegion: it.DefaultRegion, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+		TimeZone: it.TimeZone, DefaultRegion: it.DefaultRegion, OptOutKeywords: it.OptOutWords, OptOutReply: it.OptOutReply,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
 func newAccountItem(a accounts.Account) accountItem {
 	return accountItem{header: header{PK: pfxAccount + a.ID, SK: skAccount, Type: "account", Acct: a.ID},
 		ID: a.ID, Name: a.Name, Email: a.Email, OwnerUserID: a.OwnerUserID, TimeZone: a.TimeZone,
-		DefaultRegion: a.DefaultRegion, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		DefaultRegion: a.DefaultRegion, OptOutWords: a.OptOutKeywords, OptOutReply: a.OptOutReply, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 type userItem struct {
@@ -152,7 +156,13 @@ func (db *DB) UpdateAccount(ctx context.Context, upd accounts.AccountUpdate, now
 		if upd.Email != nil {
 			next.Email = *upd.Email
 		}
-		if next == cur.domain() {
+		if upd.OptOutKeywords != nil {
+			next.OptOutKeywords = *upd.OptOutKeywords
+		}
+		if upd.OptOutReply != nil {
+			next.OptOutReply = *upd.OptOutReply
+		}
+		if reflect.DeepEqual(next, cur.domain()) {
 			return next, nil // nothing changes: no write, no audit noise
 		}
 		next.UpdatedAt = now

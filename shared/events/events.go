@@ -19,7 +19,45 @@ const (
 	SessionStatus   = "session.status"
 	MessageReceipt  = "message.receipt"
 	MessageReceived = "message.received"
+	// MessageStatus reports one message's new status (sent, failed, …).
+	MessageStatus = "message.status"
+	// MessageStatusBatch reports many at once (a fan-out page).
+	MessageStatusBatch = "message.status.batch"
+	// CampaignCompleted reports that every message of a campaign left the queue.
+	CampaignCompleted = "campaign.completed"
 )
+
+// MessageStatusData is the data of a message.status event (and one item
+// of a message.status.batch event).
+type MessageStatusData struct {
+	MessageID  string    `json:"message_id"`
+	SessionID  string    `json:"session_id"`
+	CampaignID string    `json:"campaign_id,omitempty"`
+	To         string    `json:"to"`
+	Status     string    `json:"status"`
+	Reason     string    `json:"reason,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// MessageStatusBatchData is the data of a message.status.batch event.
+type MessageStatusBatchData struct {
+	Items []MessageStatusData `json:"items"`
+}
+
+// CampaignCompletedData is the data of a campaign.completed event.
+type CampaignCompletedData struct {
+	CampaignID string `json:"campaign_id"`
+}
+
+// PublishMessageStatus publishes one message's status change; the event id
+// is fixed by message and status, so a repeat is recognisable.
+func PublishMessageStatus(ctx context.Context, p Publisher, acct string, d MessageStatusData) error {
+	e, err := New(MessageStatus, acct, d.SessionID, d.At, d, d.MessageID, d.Status)
+	if err != nil {
+		return err
+	}
+	return p.Publish(ctx, e)
+}
 
 // Event is one domain event.
 type Event struct {

@@ -8,22 +8,26 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/chatsend/chatsend/shared/accounts"
+	"github.com/chatsend/chatsend/shared/optout"
 	"github.com/chatsend/chatsend/shared/retention"
 )
 
 // AccountJSON is an account as the API shows it.
 type AccountJSON struct {
-	ID            string    `json:"id" example:"acct_01jd8x2m3n4p5q6r7s8t9v0w1x"`
-	Name          string    `json:"name"`
-	Email         string    `json:"email" doc:"The owner's login email."`
-	TimeZone      string    `json:"time_zone" doc:"IANA time zone for quiet hours and reports." example:"Europe/Berlin"`
-	DefaultRegion string    `json:"default_region,omitempty" doc:"ISO 3166 region for phone numbers written without a country code." example:"DE"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	ID             string    `json:"id" example:"acct_01jd8x2m3n4p5q6r7s8t9v0w1x"`
+	Name           string    `json:"name"`
+	Email          string    `json:"email" doc:"The owner's login email."`
+	TimeZone       string    `json:"time_zone" doc:"IANA time zone for quiet hours and reports." example:"Europe/Berlin"`
+	DefaultRegion  string    `json:"default_region,omitempty" doc:"ISO 3166 region for phone numbers written without a country code." example:"DE"`
+	OptOutKeywords []string  `json:"opt_out_keywords" doc:"Whole-message replies that opt a contact out (case and accents ignored). START opts back in."`
+	OptOutReply    string    `json:"opt_out_reply,omitempty" doc:"Sent back to a contact who opted out; empty for no reply."`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 func accountJSON(a accounts.Account) AccountJSON {
 	return AccountJSON{ID: a.ID, Name: a.Name, Email: a.Email, TimeZone: a.TimeZone, DefaultRegion: a.DefaultRegion,
+		OptOutKeywords: optout.Keywords(a.OptOutKeywords), OptOutReply: a.OptOutReply,
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
@@ -98,10 +102,12 @@ type (
 	}
 	patchAccountInput struct {
 		Body struct {
-			Name          *string `json:"name,omitempty" maxLength:"100"`
-			Email         *string `json:"email,omitempty" maxLength:"254" doc:"Changes the owner's login email."`
-			TimeZone      *string `json:"time_zone,omitempty" maxLength:"64"`
-			DefaultRegion *string `json:"default_region,omitempty" maxLength:"2"`
+			Name           *string   `json:"name,omitempty" maxLength:"100"`
+			Email          *string   `json:"email,omitempty" maxLength:"254" doc:"Changes the owner's login email."`
+			TimeZone       *string   `json:"time_zone,omitempty" maxLength:"64"`
+			DefaultRegion  *string   `json:"default_region,omitempty" maxLength:"2"`
+			OptOutKeywords *[]string `json:"opt_out_keywords,omitempty" maxItems:"20"`
+			OptOutReply    *string   `json:"opt_out_reply,omitempty" maxLength:"1000"`
 		}
 	}
 	createKeyInput struct {
@@ -202,7 +208,7 @@ func (s *Server) routes() {
 		Tags: []string{"Account"}, Errors: []int{409}}, accounts.ScopeFull,
 		func(ctx context.Context, in *patchAccountInput) (*accountOutput, error) {
 			a, err := s.accounts.UpdateAccount(ctx, accounts.AccountUpdate{Name: in.Body.Name, Email: in.Body.Email,
-				TimeZone: in.Body.TimeZone, DefaultRegion: in.Body.DefaultRegion})
+				TimeZone: in.Body.TimeZone, DefaultRegion: in.Body.DefaultRegion, OptOutKeywords: in.Body.OptOutKeywords, OptOutReply: in.Body.OptOutReply})
 			if err != nil {
 				return nil, err
 			}

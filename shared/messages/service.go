@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/netguard"
@@ -47,7 +48,9 @@ type Options struct {
 	// Region returns the caller's default phone region ("" for none).
 	Region     func(ctx context.Context) (string, error)
 	Dispatcher Dispatcher
-	Logger     *slog.Logger
+	// Events receives a message.status event for each new message.
+	Events events.Publisher
+	Logger *slog.Logger
 	// AllowHTTPMedia permits plain-http media URLs (local development).
 	AllowHTTPMedia bool
 	Now            func() time.Time
@@ -133,6 +136,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m Message, replayed b
 		return Message{}, false, fmt.Errorf("create message: %w", err)
 	}
 	log := logging.Or(ctx, s.o.Logger)
+	if s.o.Events != nil {
+		if err := events.PublishMessageStatus(ctx, s.o.Events, acct, events.MessageStatusData{MessageID: m.ID, SessionID: m.SessionID,
+			To: m.To, Status: string(m.Status), Reason: m.Reason, At: now}); err != nil {
+			log.WarnContext(ctx, "message status event publish failed", "message_id", m.ID, "error", err.Error())
+		}
+	}
 	if m.Status == StatusQueued {
 		if err := s.o.Dispatcher.Wake(ctx, acct, ses.ID, m.ID); err != nil {
 			// The host's periodic scan of the session's queue sends it anyway.
@@ -253,23 +262,28 @@ func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
 	return s.o.Store.ListMessages(ctx, f)
 }
 
-// ApplyReceipt moves the messages behind WhatsApp ids to delivered or read.
-// Unknown ids (sent from the phone) are ignored; stale receipts change
-// nothing. Tenant-scoped.
-func (s *Service) ApplyReceipt(ctx context.Context, waIDs []string, typ string, at time.Time) error {
+// ApplyReceipt moves the messages behind WhatsApp ids to delivered or read
+// and returns those that changed. Unknown ids (sent from the phone) are
+// ignored; stale or repeated receipts change nothing. Tenant-scoped.
+func (s *Service) ApplyReceipt(ctx context.Context, waIDs []string, typ string, at time.Time) ([]Message, error) {
 	to := StatusDelivered
 	if typ == "read" || typ == "played" {
 		to = StatusRead
 	}
+	var changed []Message
 	for _, wa := range waIDs {
 		id, ok := IDFromWhatsApp(wa)
 		if !ok {
 			continue
 		}
-		_, err := s.o.Store.Transition(ctx, id, Update{From: Before(to), To: to, At: at})
-		if err != nil && !errs.Is(err, errs.Conflict) && !errs.Is(err, errs.NotFound) {
-			return fmt.Errorf("apply %s receipt to %s: %w", typ, id, err)
+		m, err := s.o.Store.Transition(ctx, id, Update{From: Before(to), To: to, At: at})
+		switch {
+		case err == nil:
+			changed = append(changed, m)
+		case errs.Is(err, errs.Conflict), errs.Is(err, errs.NotFound):
+		default:
+			return changed, fmt.Errorf("apply %s receipt to %s: %w", typ, id, err)
 		}
 	}
-	return nil
+	return changed, nil
 }

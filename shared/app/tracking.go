@@ -1,0 +1,41 @@
+package app
+
+import (
+	"context"
+
+	"github.com/chatsend/chatsend/shared/contacts"
+	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/tracking"
+)
+
+// consent adapts the contacts service to tracking.Consent.
+type consent struct{ c *contacts.Service }
+
+var _ tracking.Consent = consent{}
+
+// OptOut implements tracking.Consent.
+func (a consent) OptOut(ctx context.Context, phone string) (bool, error) {
+	_, added, err := a.c.AddSuppression(ctx, "", phone, contacts.ReasonOptedOut)
+	return added, err
+}
+
+// OptIn implements tracking.Consent.
+func (a consent) OptIn(ctx context.Context, phone string) (bool, error) {
+	err := a.c.DeleteSuppression(ctx, "", phone)
+	if errs.Is(err, errs.NotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// replier sends opt-out confirmations as ordinary messages.
+type replier struct{ m *messages.Service }
+
+var _ tracking.Replier = replier{}
+
+// Reply implements tracking.Replier.
+func (r replier) Reply(ctx context.Context, sessionID, to, text string) error {
+	_, _, err := r.m.Send(ctx, messages.SendInput{SessionID: sessionID, To: to, Text: text})
+	return err
+}
