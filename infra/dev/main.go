@@ -82,6 +82,8 @@ func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.
 	go app.PollSQS(ctx, queue.New(c.SQS, jobq.Name), deps.FanoutHandler(), 2*time.Second, log)
 	impq, _ := cfg.Resources.QueueByID(resources.QueueImports)
 	go app.PollSQS(ctx, queue.New(c.SQS, impq.Name), deps.ImportsHandler(), 2*time.Second, log.With("component", "imports"))
+	whq, _ := cfg.Resources.QueueByID(resources.QueueWebhooks)
+	go app.PollSQS(ctx, queue.New(c.SQS, whq.Name), deps.WebhooksHandler(), 2*time.Second, log.With("component", "webhooks"))
 	hostDone := make(chan error, 1)
 	go func() { hostDone <- h.Run(ctx) }()
 	err = app.RunHTTP(ctx, cfg, deps.API(), log)

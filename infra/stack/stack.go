@@ -94,6 +94,7 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	events := b.goFunction("events", time.Minute) // delivery tracking from the session host's events
 	b.grantReadWriteTable(events)
 	b.consume(events, resources.QueueEvents, 10)
+	b.grantSend(events, resources.QueueWebhooks) // webhooks.Service.Emit queues deliveries
 
 	// The fan-out stops 30 s before its timeout and enqueues its own
 	// continuation, so any audience size finishes in 5-minute slices.
@@ -103,6 +104,13 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.consume(fanout, resources.QueueCampaignJobs, 1)
 
 	b.addImports(api)
+
+	// Webhook deliveries: a 10 s HTTP timeout per attempt leaves room in
+	// 30 s; retries are re-queued by the function itself (delayed sends).
+	webhooks := b.goFunction("webhooks", 30*time.Second)
+	b.grantReadWriteTable(webhooks)
+	b.grantSend(webhooks, resources.QueueWebhooks)
+	b.consume(webhooks, resources.QueueWebhooks, 10)
 
 	b.addSessionHost()
 	return st

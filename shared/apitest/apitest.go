@@ -245,6 +245,9 @@ func (e *Env) StartStoppableHost(tune host.Config) (*host.Host, func()) {
 // until the test ends, as the Lambda event source mapping would.
 func (e *Env) StartEventsConsumer() { e.startWorker(resources.QueueEvents, e.Deps.EventsHandler()) }
 
+// StartWebhooksWorker runs functions/webhooks' handler on the webhooks queue.
+func (e *Env) StartWebhooksWorker() { e.startWorker(resources.QueueWebhooks, e.Deps.WebhooksHandler()) }
+
 // StartFanout runs functions/fanout's handler on the campaign-jobs queue.
 func (e *Env) StartFanout() { e.startWorker(resources.QueueCampaignJobs, e.Deps.FanoutHandler()) }
 

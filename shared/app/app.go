@@ -32,6 +32,7 @@ import (
 	"github.com/chatsend/chatsend/shared/resources"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/tracking"
+	"github.com/chatsend/chatsend/shared/webhooks"
 )
 
 // Deps are the built domain services.
@@ -44,6 +45,7 @@ type Deps struct {
 	Tracking  *tracking.Handler
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
+	Webhooks  *webhooks.Service
 	Log       *slog.Logger
 	sqs       *sqs.Client
 }
@@ -57,6 +59,11 @@ type Tuning struct {
 	Now      func() time.Time
 	// RPCTimeout bounds waits for the session host (default 15 s).
 	RPCTimeout time.Duration
+	// Webhooks compresses the webhook retry schedule and disable policy.
+	Webhooks webhooks.Tuning
+	// WebhookDialRewrite, when set, rewrites every webhook dial address
+	// before the dial-time SSRF check — a test stand-in for DNS answers.
+	WebhookDialRewrite func(addr string) string
 }
 
 // Build creates the domain services for cfg on clients.
@@ -85,13 +92,15 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 		Sessions: sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},
 			Logger: log, Backend: cfg.WhatsAppBackend, RPCTimeout: t.RPCTimeout, Now: t.Now}),
 	}
+	deps.Webhooks = buildWebhooks(cfg, c, db, log, t) // before anything that emits events
 	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Suppressions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
 		Region: func(ctx context.Context) (string, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
 			return a.DefaultRegion, err
 		},
 		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
-	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
+	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Webhooks: webhookEmitter{deps.Webhooks},
+		Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
 	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db},
 		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
@@ -103,7 +112,7 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
-	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Webhooks: d.Webhooks, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.

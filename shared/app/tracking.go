@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/tracking"
+	"github.com/chatsend/chatsend/shared/webhooks"
 )
 
 // consent adapts the contacts service to tracking.Consent.
@@ -38,4 +41,18 @@ var _ tracking.Replier = replier{}
 func (r replier) Reply(ctx context.Context, sessionID, to, text string) error {
 	_, _, err := r.m.Send(ctx, messages.SendInput{SessionID: sessionID, To: to, Text: text})
 	return err
+}
+
+// webhookEmitter adapts the webhooks service to tracking.Emitter.
+type webhookEmitter struct{ w *webhooks.Service }
+
+var _ tracking.Emitter = webhookEmitter{}
+
+// Emit implements tracking.Emitter.
+func (e webhookEmitter) Emit(ctx context.Context, w tracking.Webhook, sessionID string) error {
+	data, err := json.Marshal(w.Data)
+	if err != nil {
+		return fmt.Errorf("encode %s webhook: %w", w.Type, err)
+	}
+	return e.w.Emit(ctx, webhooks.Envelope{ID: w.ID, Type: w.Type, CreatedAt: w.At.UTC(), Data: data}, sessionID)
 }

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -53,7 +54,20 @@ type Config struct {
 	SimPacingScale float64
 	// HostLeaseTTL is how long a session host's lease lasts unrenewed.
 	HostLeaseTTL time.Duration
+
+	// SecretsKey (CHATSEND_SECRETS_KEY, 32 bytes in base64) encrypts
+	// stored webhook signing secrets (AES-256-GCM). Nil outside the local
+	// stage when unset: webhook endpoints then cannot be created.
+	SecretsKey []byte
+	// WebhooksAllowLoopback (CHATSEND_WEBHOOKS_ALLOW_LOOPBACK) lets webhook
+	// endpoints use plain-http loopback URLs; local stage only (tests).
+	WebhooksAllowLoopback bool
 }
+
+// devSecretsKey encrypts webhook secrets in the local stage when no key is
+// set. It is public (it is in the source), which is fine for local data
+// only: other stages never fall back to it.
+var devSecretsKey = []byte("chatsend-local-dev-secrets-key!!")
 
 // Local reports whether this is a local run (make dev, tests).
 func (c Config) Local() bool { return c.Stage == "local" }
@@ -142,8 +156,34 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, fmt.Errorf("CHATSEND_SIM_PACING_SCALE is only allowed with CHATSEND_WHATSAPP_BACKEND=simulator")
 		}
 	}
+	if err := c.loadWebhooks(get); err != nil {
+		return Config{}, err
+	}
 	c.PublicBaseURL = strings.TrimRight(get("CHATSEND_PUBLIC_BASE_URL", fmt.Sprintf("http://127.0.0.1:%d", c.Port)), "/")
 	return c, nil
+}
+
+// loadWebhooks reads the webhook settings: the secrets key and the
+// loopback switch.
+func (c *Config) loadWebhooks(get func(k, def string) string) error {
+	if v := get("CHATSEND_SECRETS_KEY", ""); v != "" {
+		key, err := base64.StdEncoding.DecodeString(v)
+		if err != nil || len(key) != 32 {
+			return fmt.Errorf("CHATSEND_SECRETS_KEY: want 32 bytes in base64")
+		}
+		c.SecretsKey = key
+	} else if c.Local() {
+		c.SecretsKey = devSecretsKey
+	}
+	allow, err := strconv.ParseBool(get("CHATSEND_WEBHOOKS_ALLOW_LOOPBACK", "false"))
+	if err != nil {
+		return fmt.Errorf("CHATSEND_WEBHOOKS_ALLOW_LOOPBACK: %w", err)
+	}
+	if allow && !c.Local() {
+		return fmt.Errorf("CHATSEND_WEBHOOKS_ALLOW_LOOPBACK=true is only allowed when CHATSEND_STAGE=local")
+	}
+	c.WebhooksAllowLoopback = allow
+	return nil
 }
 
 // hostID makes a host id from the machine name and a random suffix, as

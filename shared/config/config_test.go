@@ -41,9 +41,26 @@ func TestInvalid(t *testing.T) {
 		"unknown backend":        {"CHATSEND_WHATSAPP_BACKEND": "baileys"},
 		"bad log level":          {"CHATSEND_LOG_LEVEL": "loud"},
 		"not a bool for cookies": {"CHATSEND_SECURE_COOKIES": "maybe"},
+		"loopback webhooks prod": {"CHATSEND_STAGE": "prod", "CHATSEND_WEBHOOKS_ALLOW_LOOPBACK": "true"},
+		"short secrets key":      {"CHATSEND_SECRETS_KEY": "c2hvcnQ="},
 	} {
 		if _, err := config.FromLookup(lookup(env)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestWebhookSettings(t *testing.T) {
+	c, err := config.FromLookup(lookup(map[string]string{"CHATSEND_WEBHOOKS_ALLOW_LOOPBACK": "true"}))
+	if err != nil || !c.WebhooksAllowLoopback || len(c.SecretsKey) != 32 {
+		t.Fatalf("local: %v %+v", err, c.WebhooksAllowLoopback)
+	}
+	p, err := config.FromLookup(lookup(map[string]string{"CHATSEND_STAGE": "prod"}))
+	if err != nil || p.SecretsKey != nil || p.WebhooksAllowLoopback {
+		t.Fatalf("prod must not fall back to the dev key: %v", err)
+	}
+	k, err := config.FromLookup(lookup(map[string]string{"CHATSEND_STAGE": "prod", "CHATSEND_SECRETS_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}))
+	if err != nil || len(k.SecretsKey) != 32 {
+		t.Fatalf("prod key: %v", err)
 	}
 }

@@ -17,8 +17,11 @@ import (
 
 // campaignEnv is a local stack with a host whose campaign pacing is
 // compressed (8–20 s become 4–10 ms), plus the events and fan-out workers.
-func campaignEnv(t *testing.T) *apitest.Env {
-	e := apitest.New(t, app.Tuning{RPCTimeout: 10 * time.Second}, apitest.Simulator(t))
+func campaignEnv(t *testing.T) *apitest.Env { return campaignEnvWith(t, apitest.Simulator(t)) }
+
+// campaignEnvWith is campaignEnv with a given environment.
+func campaignEnvWith(t *testing.T, env map[string]string) *apitest.Env {
+	e := apitest.New(t, app.Tuning{RPCTimeout: 10 * time.Second}, env)
 	tune := apitest.FastHost()
 	tune.CampaignIntervalScale = 0.0005
 	e.StartHost(tune)

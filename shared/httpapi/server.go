@@ -27,6 +27,7 @@ import (
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/sessions"
+	"github.com/chatsend/chatsend/shared/webhooks"
 )
 
 // typeOf returns the reflect.Type of T, for hand-written OpenAPI schemas.
@@ -42,6 +43,7 @@ type Options struct {
 	Messages  *messages.Service
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
+	Webhooks  *webhooks.Service
 	Logger    *slog.Logger
 	// SecureCookies marks the login cookie Secure (off only for local http).
 	SecureCookies bool
@@ -56,6 +58,7 @@ type Server struct {
 	messages  *messages.Service
 	campaigns *campaigns.Service
 	contacts  *contacts.Service
+	webhooks  *webhooks.Service
 	log       *slog.Logger
 	secure    bool
 	handler   http.Handler
@@ -63,7 +66,7 @@ type Server struct {
 
 // New builds the API with every route registered.
 func New(o Options) *Server {
-	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, log: o.Logger, secure: o.SecureCookies}
+	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, webhooks: o.Webhooks, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -83,6 +86,7 @@ func New(o Options) *Server {
 	s.contactRoutes()
 	s.messageRoutes()
 	s.campaignRoutes()
+	s.webhookRoutes()
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }

@@ -132,7 +132,7 @@ func For(stage string) Set {
 			q(QueueSend, true, 2*time.Minute, "message refs to the session host, grouped by session"),
 			q(QueueControl, true, time.Minute, "desired-state changes for WhatsApp sessions"),
 			q(QueueEvents, false, 6*time.Minute, "receipts, inbound messages and session events from the host"),
-			q(QueueWebhooks, false, time.Minute, "webhook deliveries for functions/webhooks"),
+			q(QueueWebhooks, false, 3*time.Minute, "webhook deliveries for functions/webhooks"),
 			q(QueuePrivacy, false, 15*time.Minute, "data-rights jobs for functions/privacy"),
 			q(QueueImports, false, 15*time.Minute, "contact CSV import jobs for functions/imports"),
 		},

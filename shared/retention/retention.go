@@ -35,6 +35,8 @@ const (
 	MessageBody Class = "message_body"
 	// PacingCounter counts a session's campaign sends of one day.
 	PacingCounter Class = "pacing_counter"
+	// WebhookLog is a webhook delivery with its attempts and payload.
+	WebhookLog Class = "webhook_log"
 )
 
 // Policy is one row of the retention table.
@@ -66,6 +68,7 @@ var policies = map[Class]Policy{
 	MessageMetadata: {MessageMetadata, 400 * 24 * time.Hour, "delivery records for troubleshooting, disputes and usage reports over a year"},
 	MessageBody:     {MessageBody, 30 * 24 * time.Hour, "needed only to send the message and to let the customer check what was sent recently"},
 	PacingCounter:   {PacingCounter, 3 * 24 * time.Hour, "enforces a session's daily send cap; only today's count matters"},
+	WebhookLog:      {WebhookLog, 30 * 24 * time.Hour, "lets the customer inspect and replay recent webhook deliveries; retries end after about 3 days"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,
