@@ -21,6 +21,8 @@ require (
 	golang.org/x/crypto v0.59.0
 )
 
+require github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.44.4 // indirect
+
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/Masterminds/semver/v3 v3.5.0 // indirect

@@ -88,19 +88,22 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 
 	api := b.goFunction("api", 29*time.Second) // API Gateway gives up after 30 s
 	b.grantReadWriteTable(api)
-	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks)
+	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy,
+		resources.QueueWebhooks, resources.QueueEvents) // events: message.status of new messages
 	b.addHTTPAPI(api)
 
 	events := b.goFunction("events", time.Minute) // delivery tracking from the session host's events
 	b.grantReadWriteTable(events)
 	b.consume(events, resources.QueueEvents, 10)
-	b.grantSend(events, resources.QueueWebhooks) // webhooks.Service.Emit queues deliveries
+	// Emit queues deliveries; opt-out confirmations are messages (send
+	// wake-ups and their message.status events).
+	b.grantSend(events, resources.QueueWebhooks, resources.QueueSend, resources.QueueEvents)
 
 	// The fan-out stops 30 s before its timeout and enqueues its own
 	// continuation, so any audience size finishes in 5-minute slices.
 	fanout := b.goFunction("fanout", 5*time.Minute)
 	b.grantReadWriteTable(fanout)
-	b.grantSend(fanout, resources.QueueCampaignJobs, resources.QueueSend)
+	b.grantSend(fanout, resources.QueueCampaignJobs, resources.QueueSend, resources.QueueEvents)
 	b.consume(fanout, resources.QueueCampaignJobs, 1)
 
 	b.addImports(api)
@@ -111,6 +114,8 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.grantReadWriteTable(webhooks)
 	b.grantSend(webhooks, resources.QueueWebhooks)
 	b.consume(webhooks, resources.QueueWebhooks, 10)
+
+	b.addSecretsKey(api, events, webhooks)
 
 	b.addSessionHost()
 	return st

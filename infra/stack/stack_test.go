@@ -300,7 +300,7 @@ func TestAPIFunction(t *testing.T) {
 		}
 	}
 	var want []string
-	for _, id := range []string{resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks, resources.QueueImports} {
+	for _, id := range []string{resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy, resources.QueueWebhooks, resources.QueueImports, resources.QueueEvents} {
 		q, _ := set.QueueByID(id)
 		want = append(want, fmt.Sprint(getAtt(oneID(t, "AWS::SQS::Queue", "QueueName", q.Name), "Arn")))
 		if env := "CHATSEND_QUEUE_" + strings.ToUpper(strings.ReplaceAll(id, "-", "_")); props["Environment"].(map[string]any)["Variables"].(map[string]any)[env] == nil {
@@ -452,4 +452,33 @@ func TestQueueVisibilityCoversConsumers(t *testing.T) {
 	if mappings < 3 {
 		t.Fatalf("found %d event source mappings, want events, fanout and imports", mappings)
 	}
+}
+
+// The webhook secrets key comes from a generated secret; functions get
+// only its ARN.
+func TestSecretsKeyNotInTemplate(t *testing.T) {
+	secrets := 0
+	for _, r := range resourceM {
+		if r["Type"] == "AWS::SecretsManager::Secret" {
+			secrets++
+			props := r["Properties"].(map[string]any)
+			if props["GenerateSecretString"] == nil || props["SecretString"] != nil {
+				t.Errorf("secret is not generated: %v", props)
+			}
+		}
+		if r["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		env, _ := r["Properties"].(map[string]any)["Environment"].(map[string]any)
+		vars, _ := env["Variables"].(map[string]any)
+		if _, plain := vars["CHATSEND_SECRETS_KEY"]; plain {
+			t.Errorf("a function has the secrets key in plaintext: %v", vars)
+		}
+	}
+	if secrets == 0 {
+		t.Fatal("no secrets-key secret in the stack")
+	}
+	hasProps(t, "api gets the secrets key ARN", "AWS::Lambda::Function", map[string]any{
+		"Environment": like(map[string]any{"Variables": like(map[string]any{"CHATSEND_SECRETS_KEY_ARN": assertions.Match_AnyValue()})}),
+	})
 }

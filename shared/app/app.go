@@ -168,6 +168,15 @@ func Main(component string, run func(ctx context.Context, cfg config.Config, c a
 		if err != nil {
 			return err
 		}
+		if cfg.SecretsKey == nil && cfg.SecretsKeyARN != "" {
+			raw, err := clients.SecretString(ctx, cfg.SecretsKeyARN)
+			if err != nil {
+				return err
+			}
+			if cfg.SecretsKey, err = config.DeriveSecretsKey(raw); err != nil {
+				return err
+			}
+		}
 		return run(ctx, cfg, clients, log)
 	}()
 	if err != nil {

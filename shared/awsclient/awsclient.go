@@ -14,6 +14,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go"
 )
@@ -23,6 +24,7 @@ type Clients struct {
 	DynamoDB *dynamodb.Client
 	SQS      *sqs.Client
 	S3       *s3.Client
+	Secrets  *secretsmanager.Client
 }
 
 // Load reads the shared AWS configuration and builds the clients. extra
@@ -41,7 +43,8 @@ func Load(ctx context.Context, extra ...func(*aws.Config)) (Clients, error) {
 			// Emulators send no CRC32 header; real DynamoDB keeps the check.
 			o.DisableValidateResponseChecksum = emulated
 		}),
-		SQS: sqs.NewFromConfig(cfg),
+		SQS:     sqs.NewFromConfig(cfg),
+		Secrets: secretsmanager.NewFromConfig(cfg),
 		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			o.UsePathStyle = emulated // emulators have no per-bucket DNS names
 		}),
@@ -57,4 +60,16 @@ func HasCode(err error, codes ...string) bool {
 		return false
 	}
 	return slices.Contains(codes, api.ErrorCode())
+}
+
+// SecretString reads a Secrets Manager secret's current value.
+func (c Clients) SecretString(ctx context.Context, arn string) (string, error) {
+	out, err := c.Secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &arn})
+	if err != nil {
+		return "", fmt.Errorf("read secret %s: %w", arn, err)
+	}
+	if out.SecretString == nil {
+		return "", fmt.Errorf("secret %s has no string value", arn)
+	}
+	return *out.SecretString, nil
 }

@@ -4,6 +4,7 @@
 package config
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,10 @@ type Config struct {
 	// stored webhook signing secrets (AES-256-GCM). Nil outside the local
 	// stage when unset: webhook endpoints then cannot be created.
 	SecretsKey []byte
+	// SecretsKeyARN names a Secrets Manager secret whose value the process
+	// reads at start (app.Main) to derive SecretsKey, so the key is never
+	// in the environment of deployed functions.
+	SecretsKeyARN string
 	// WebhooksAllowLoopback (CHATSEND_WEBHOOKS_ALLOW_LOOPBACK) lets webhook
 	// endpoints use plain-http loopback URLs; local stage only (tests).
 	WebhooksAllowLoopback bool
@@ -163,6 +168,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
+// DeriveSecretsKey turns a Secrets Manager secret string into the 32-byte
+// AES key (SHA-256 of it: any generated string of enough entropy works).
+func DeriveSecretsKey(secret string) ([]byte, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("secrets key material too short (%d characters, need 32)", len(secret))
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return sum[:], nil
+}
+
 // loadWebhooks reads the webhook settings: the secrets key and the
 // loopback switch.
 func (c *Config) loadWebhooks(get func(k, def string) string) error {
@@ -172,7 +187,7 @@ func (c *Config) loadWebhooks(get func(k, def string) string) error {
 			return fmt.Errorf("CHATSEND_SECRETS_KEY: want 32 bytes in base64")
 		}
 		c.SecretsKey = key
-	} else if c.Local() {
+	} else if c.SecretsKeyARN = get("CHATSEND_SECRETS_KEY_ARN", ""); c.SecretsKeyARN == "" && c.Local() {
 		c.SecretsKey = devSecretsKey
 	}
 	allow, err := strconv.ParseBool(get("CHATSEND_WEBHOOKS_ALLOW_LOOPBACK", "false"))
