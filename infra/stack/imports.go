@@ -24,7 +24,7 @@ const importsTimeout = 150 * time.Second
 func (b *builder) addImports(api awslambda.Function) {
 	fn := b.goFunction("imports", importsTimeout)
 	b.grantReadWriteTable(fn)
-	b.grantSend(fn, resources.QueueImports) // continuations
+	b.grantSend(fn, resources.QueueImports, resources.QueueEvents) // continuations; contacts.import.completed
 	b.consume(fn, resources.QueueImports, 1)
 	b.grantImportObjects(fn, "s3:GetObject", "s3:DeleteObject")
 

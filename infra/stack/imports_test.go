@@ -3,6 +3,7 @@ package stack_test
 import (
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -80,7 +81,12 @@ func TestImportsFunction(t *testing.T) {
 			t.Errorf("imports role lacks %s", a)
 		}
 	}
-	if got := fmt.Sprint(roleActions(role)["sqs:SendMessage"]); got != fmt.Sprint([]string{fmt.Sprint(getAtt(queueID, "Arn"))}) {
-		t.Errorf("imports role may send to %s, want only the imports queue", got)
+	eventsQ, _ := set.QueueByID(resources.QueueEvents)
+	want := []string{fmt.Sprint(getAtt(queueID, "Arn")), fmt.Sprint(getAtt(oneID(t, "AWS::SQS::Queue", "QueueName", eventsQ.Name), "Arn"))}
+	got := roleActions(role)["sqs:SendMessage"]
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("imports role may send to %v, want only the imports and events queues %v", got, want)
 	}
 }

@@ -248,6 +248,9 @@ func (e *Env) StartEventsConsumer() { e.startWorker(resources.QueueEvents, e.Dep
 // StartWebhooksWorker runs functions/webhooks' handler on the webhooks queue.
 func (e *Env) StartWebhooksWorker() { e.startWorker(resources.QueueWebhooks, e.Deps.WebhooksHandler()) }
 
+// StartImportsWorker runs functions/imports' handler on the imports queue.
+func (e *Env) StartImportsWorker() { e.startWorker(resources.QueueImports, e.Deps.ImportsHandler()) }
+
 // StartFanout runs functions/fanout's handler on the campaign-jobs queue.
 func (e *Env) StartFanout() { e.startWorker(resources.QueueCampaignJobs, e.Deps.FanoutHandler()) }
 

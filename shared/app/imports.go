@@ -25,8 +25,10 @@ func buildContacts(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *s
 			bucket = b.Name
 		}
 	}
+	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
 	return contacts.NewService(contacts.Options{Store: db, Objects: objects.New(c.S3, bucket),
-		Imports: queue.ImportJobs{Q: queue.New(c.SQS, q.Name)}, Logger: log, Now: t.Now})
+		Imports: queue.ImportJobs{Q: queue.New(c.SQS, q.Name)}, Events: queue.EventPublisher{Q: queue.New(c.SQS, evq.Name)},
+		Logger: log, Now: t.Now})
 }
 
 // ImportsHandler is the functions/imports handler: each record names one

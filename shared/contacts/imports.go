@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/tenant"
@@ -340,9 +341,37 @@ func (s *Service) RunImport(ctx context.Context, ref ImportRef) error {
 		return s.runErr(ctx, log, job, err)
 	}
 	s.deleteFile(ctx, log, job)
+	s.publishCompleted(ctx, log, job)
 	log.InfoContext(ctx, "import completed", "processed", job.Processed, "created", job.Created, "updated", job.Updated,
 		"unchanged", job.Unchanged, "rejected", job.Rejected)
 	return nil
+}
+
+// ImportCompletedData is the data of a contacts.import.completed event.
+type ImportCompletedData struct {
+	ImportID  string    `json:"import_id"`
+	Processed int       `json:"processed"`
+	Created   int       `json:"created"`
+	Updated   int       `json:"updated"`
+	Unchanged int       `json:"unchanged"`
+	Rejected  int       `json:"rejected"`
+	At        time.Time `json:"at"`
+}
+
+// publishCompleted reports a finished import (its event id is the import's).
+func (s *Service) publishCompleted(ctx context.Context, log *slog.Logger, job ImportJob) {
+	if s.events == nil {
+		return
+	}
+	e, err := events.New(events.ImportCompleted, job.AccountID, "", job.CompletedAt, ImportCompletedData{ImportID: job.ID,
+		Processed: job.Processed, Created: job.Created, Updated: job.Updated, Unchanged: job.Unchanged, Rejected: job.Rejected,
+		At: job.CompletedAt}, job.ID)
+	if err == nil {
+		err = s.events.Publish(ctx, e)
+	}
+	if err != nil {
+		log.WarnContext(ctx, "contacts.import.completed publish failed", "error", err.Error())
+	}
 }
 
 // runDeadline is when a run stops taking new chunks.

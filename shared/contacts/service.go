@@ -2,6 +2,7 @@ package contacts
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/tenant"
@@ -21,7 +23,9 @@ type Options struct {
 	Store   Store
 	Objects Objects
 	Imports ImportQueue
-	Logger  *slog.Logger
+	// Events receives contacts.import.completed (nil: none).
+	Events events.Publisher
+	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// ImportRunLimit bounds one run of an import job; the rest continues
@@ -35,6 +39,7 @@ type Service struct {
 	store    Store
 	objects  Objects
 	imports  ImportQueue
+	events   events.Publisher
 	log      *slog.Logger
 	now      func() time.Time
 	runLimit time.Duration
@@ -42,7 +47,7 @@ type Service struct {
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	s := &Service{store: o.Store, objects: o.Objects, imports: o.Imports, log: o.Logger, now: o.Now, runLimit: o.ImportRunLimit}
+	s := &Service{store: o.Store, objects: o.Objects, imports: o.Imports, events: o.Events, log: o.Logger, now: o.Now, runLimit: o.ImportRunLimit}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}

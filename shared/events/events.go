@@ -25,6 +25,8 @@ const (
 	MessageStatusBatch = "message.status.batch"
 	// CampaignCompleted reports that every message of a campaign left the queue.
 	CampaignCompleted = "campaign.completed"
+	// ImportCompleted reports a finished contact import.
+	ImportCompleted = "contacts.import.completed"
 )
 
 // MessageStatusData is the data of a message.status event (and one item

@@ -10,6 +10,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/chatsend/chatsend/shared/apitest"
+	"github.com/chatsend/chatsend/shared/app"
 )
 
 // A campaign's message events, the session's status and an inbound
@@ -94,4 +95,35 @@ func TestCampaignEventsReachWebhook(t *testing.T) {
 			t.Errorf("message %s events by sequence: %v", msg, order)
 		}
 	}
+}
+
+func TestImportCompletedWebhook(t *testing.T) {
+	e := webhookEnv(t, app.Tuning{}, true)
+	e.StartEventsConsumer()
+	e.StartImportsWorker()
+	rcv := newReceiver(t, 0)
+	api := e.SignUp("imports-hook@example.com").API
+	api.Must(201, "POST", "/v1/webhook-endpoints", map[string]any{"url": rcv.URL, "events": []string{"contacts.import.completed"}})
+	api.Header.Set("Content-Type", "text/csv")
+	imp := api.Must(202, "POST", "/v1/contacts/imports", "phone,first_name\n+4915123456701,Ana\nnot-a-phone,Bo\n").Str("id")
+	api.Header.Del("Content-Type")
+	apitest.Eventually(t, 20*time.Second, func() string {
+		for _, r := range rcv.requests() {
+			var env struct {
+				Type string
+				Data struct {
+					ImportID string `json:"import_id"`
+					Created  int
+					Rejected int
+				}
+			}
+			if json.Unmarshal(r.body, &env) == nil && env.Type == "contacts.import.completed" {
+				if env.Data.ImportID != imp || env.Data.Created != 1 || env.Data.Rejected != 1 {
+					return fmt.Sprintf("import webhook data: %s", r.body)
+				}
+				return ""
+			}
+		}
+		return fmt.Sprintf("%d requests, no contacts.import.completed yet", len(rcv.requests()))
+	})
 }

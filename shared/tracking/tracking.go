@@ -155,6 +155,12 @@ func (h *Handler) Handle(ctx context.Context, e events.Event) error {
 		}
 		return h.emit(ctx, Webhook{ID: e.ID, Type: "campaign.completed", At: e.At, Data: map[string]any{
 			"campaign_id": d.CampaignID, "session_id": e.SessionID, "at": e.At}}, e.SessionID)
+	case events.ImportCompleted:
+		var d map[string]any
+		if err := json.Unmarshal(e.Data, &d); err != nil {
+			return fmt.Errorf("decode import completed %s: %w", e.ID, err)
+		}
+		return h.emit(ctx, Webhook{ID: e.ID, Type: events.ImportCompleted, At: e.At, Data: d}, "")
 	default:
 		logging.Or(ctx, h.Log).WarnContext(ctx, "unknown event type ignored", "type", e.Type, "event_id", e.ID)
 		return nil
