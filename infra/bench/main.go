@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,7 +27,11 @@ func main() {
 	rate := flag.Int("rate", 200, "requests per second for the fixed-rate run")
 	dur := flag.Duration("duration", 10*time.Second, "length of each load run")
 	recipients = flag.Int("recipients", 100_000, "recipients of the fan-out benchmark")
+	only := flag.String("only", "", "comma-separated sections to run (api, import, host, campaign, webhooks); all when empty")
 	flag.Parse()
+	want = func(section string) bool {
+		return *only == "" || slices.Contains(strings.Split(*only, ","), section)
+	}
 	if err := run(*out, *rate, *dur); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -73,32 +78,44 @@ func run(out string, rate int, dur time.Duration) error {
 		"Numbers from a shared 2-core machine are noisy: compare medians and ratios, not single runs.\n",
 		time.Now().UTC().Format(time.RFC3339), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 
-	bin, err := binarySizes(r, work)
-	if err != nil {
-		return err
+	if want("api") {
+		bin, err := binarySizes(r, work)
+		if err != nil {
+			return err
+		}
+		env := append(os.Environ(), "CHATSEND_STAGE=bench", "CHATSEND_LOG_LEVEL=warn")
+		if err := startupTimes(r, bin, env, 5); err != nil {
+			return err
+		}
+		api, err := startAPI(bin, env)
+		if err != nil {
+			return err
+		}
+		defer api.stop()
+		if err := apiLoad(r, api.url, creds.APIKey, rate, dur); err != nil {
+			return err
+		}
+		if want("import") {
+			if err := contactImport(r, api.url, creds.APIKey, cfg, clients, 100_000); err != nil {
+				return err
+			}
+		}
 	}
-	env := append(os.Environ(), "CHATSEND_STAGE=bench", "CHATSEND_LOG_LEVEL=warn")
-	if err := startupTimes(r, bin, env, 5); err != nil {
-		return err
+	if want("host") {
+		if err := sessionHostRSS(r, work, clients, []int{1, 100, 1000}); err != nil {
+			return err
+		}
 	}
-	api, err := startAPI(bin, env)
-	if err != nil {
-		return err
+	if want("campaign") {
+		if err := campaignBench(r, *recipients, work); err != nil {
+			return err
+		}
 	}
-	defer api.stop()
-	if err := apiLoad(r, api.url, creds.APIKey, rate, dur); err != nil {
-		return err
+	if want("webhooks") {
+		if err := webhookBench(r, clients, 2000); err != nil {
+			return err
+		}
 	}
-	if err := contactImport(r, api.url, creds.APIKey, cfg, clients, 100_000); err != nil {
-		return err
-	}
-	if err := sessionHostRSS(r, work, clients, []int{1, 100, 1000}); err != nil {
-		return err
-	}
-	if err := campaignBench(r, *recipients, work); err != nil {
-		return err
-	}
-
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -109,7 +126,11 @@ func run(out string, rate int, dur time.Duration) error {
 	return nil
 }
 
-var recipients *int
+var (
+	recipients *int
+	// want reports whether a section runs (-only).
+	want func(section string) bool
+)
 
 type report struct{ strings.Builder }
 
