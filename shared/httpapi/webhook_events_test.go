@@ -127,3 +127,22 @@ func TestImportCompletedWebhook(t *testing.T) {
 		return fmt.Sprintf("%d requests, no contacts.import.completed yet", len(rcv.requests()))
 	})
 }
+
+// The OpenAPI document describes every webhook event with an example.
+func TestOpenAPIWebhooks(t *testing.T) {
+	e := apitest.New(t, app.Tuning{}, map[string]string{"CHATSEND_STAGE": "local"})
+	spec := e.Client().Must(200, "GET", "/openapi.json", nil)
+	hooks, _ := spec.JSON["webhooks"].(map[string]any)
+	for _, typ := range []string{"message.queued", "message.sent", "message.delivered", "message.read", "message.failed", "message.skipped",
+		"message.received", "session.status", "campaign.completed", "contact.opted_out", "contact.opted_in", "contacts.import.completed", "ping"} {
+		item, _ := hooks[typ].(map[string]any)
+		post, _ := item["post"].(map[string]any)
+		body, _ := post["requestBody"].(map[string]any)
+		content, _ := body["content"].(map[string]any)
+		media, _ := content["application/json"].(map[string]any)
+		ex, _ := media["example"].(map[string]any)
+		if ex["type"] != typ || ex["data"] == nil {
+			t.Errorf("webhook %s: no example envelope in the OpenAPI document", typ)
+		}
+	}
+}

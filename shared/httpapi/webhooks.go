@@ -222,7 +222,7 @@ var webhookExamples = map[string]any{
 	webhooks.CampaignCompleted:       map[string]any{"campaign_id": "cmp_01jd8x2m3n4p5q6r7s8t9v0w1x", "counts": map[string]int{"total": 120, "delivered": 110, "failed": 4, "skipped": 6}},
 	webhooks.ContactOptedOut:         map[string]any{"phone": "+4915123456789", "keyword": "STOP", "session_id": "ses_01jd8x2m3n4p5q6r7s8t9v0w1x"},
 	webhooks.ContactOptedIn:          map[string]any{"phone": "+4915123456789", "keyword": "START", "session_id": "ses_01jd8x2m3n4p5q6r7s8t9v0w1x"},
-	webhooks.ContactsImportCompleted: map[string]any{"import_id": "imp_01jd8x2m3n4p5q6r7s8t9v0w1x", "status": "completed", "created": 950, "updated": 40, "rejected": 10},
+	webhooks.ContactsImportCompleted: map[string]any{"import_id": "imp_01jd8x2m3n4p5q6r7s8t9v0w1x", "processed": 1000, "created": 950, "updated": 40, "unchanged": 0, "rejected": 10, "at": "2025-01-02T03:04:05Z"},
 	webhooks.Ping:                    map[string]any{"endpoint_id": "whe_01jd8x2m3n4p5q6r7s8t9v0w1x", "message": "ping from ChatSend"},
 }
 
