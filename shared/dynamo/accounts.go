@@ -119,15 +119,7 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (accounts.User,
 
 // FindAccount implements accounts.Store.
 func (db *DB) FindAccount(ctx context.Context) (accounts.Account, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return accounts.Account{}, err
-	}
-	var it accountItem
-	if err := db.get(ctx, pk, skAccount, true, &it, "account not found"); err != nil {
-		return accounts.Account{}, err
-	}
-	return it.domain(), nil
+	return findTenant[accountItem, *accountItem, accounts.Account](ctx, db, skAccount, "account not found")
 }
 
 // UpdateAccount implements accounts.Store. The account put is conditioned on
@@ -268,21 +260,8 @@ func (db *DB) CreateAPIKey(ctx context.Context, k accounts.APIKey) error {
 
 // ListAPIKeys implements accounts.Store.
 func (db *DB) ListAPIKeys(ctx context.Context) ([]accounts.APIKey, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []accounts.APIKey
-	err = db.queryPrefix(ctx, pk, skKeyPfx, func(m map[string]types.AttributeValue) error {
-		var it apiKeyItem
-		if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-			return fmt.Errorf("decode api key: %w", err)
-		}
-		out = append(out, it.domain())
-		return nil
-	})
 	// Ids are time-ordered, so sort-key order is creation order.
-	return out, err
+	return listTenant[apiKeyItem, *apiKeyItem, accounts.APIKey](ctx, db, skKeyPfx, nil)
 }
 
 // RevokeAPIKey implements accounts.Store.

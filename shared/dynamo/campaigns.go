@@ -102,33 +102,12 @@ func (db *DB) CreateCampaign(ctx context.Context, c campaigns.Campaign) error {
 
 // FindCampaign implements campaigns.Store.
 func (db *DB) FindCampaign(ctx context.Context, id string) (campaigns.Campaign, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return campaigns.Campaign{}, err
-	}
-	var it campaignItem
-	if err := db.get(ctx, pk, skCampaignPfx+id, true, &it, fmt.Sprintf("no campaign %q", id)); err != nil {
-		return campaigns.Campaign{}, err
-	}
-	return it.domain(), nil
+	return findTenant[campaignItem, *campaignItem, campaigns.Campaign](ctx, db, skCampaignPfx+id, fmt.Sprintf("no campaign %q", id))
 }
 
 // ListCampaigns implements campaigns.Store.
 func (db *DB) ListCampaigns(ctx context.Context) ([]campaigns.Campaign, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []campaigns.Campaign{}
-	err = db.queryPrefix(ctx, pk, skCampaignPfx, func(m map[string]types.AttributeValue) error {
-		var it campaignItem
-		if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-			return fmt.Errorf("decode campaign: %w", err)
-		}
-		out = append(out, it.domain())
-		return nil
-	})
-	return out, err
+	return listTenant[campaignItem, *campaignItem, campaigns.Campaign](ctx, db, skCampaignPfx, nil)
 }
 
 // SetCampaignStatus implements campaigns.Store.

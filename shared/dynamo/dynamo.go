@@ -178,3 +178,52 @@ func cancelReasons(err error) []string {
 	}
 	return out
 }
+
+// domainItem is an item type that converts to its domain value.
+type domainItem[D any] interface {
+	expirable
+	domain() D
+}
+
+// findTenant reads the caller's item at sort key sk (strongly consistent)
+// and returns its domain value; missing or expired is errs.NotFound.
+func findTenant[I any, P interface {
+	*I
+	domainItem[D]
+}, D any](ctx context.Context, db *DB, sk, notFound string) (D, error) {
+	var zero D
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return zero, err
+	}
+	it := P(new(I))
+	if err := db.get(ctx, pk, sk, true, it, notFound); err != nil {
+		return zero, err
+	}
+	return it.domain(), nil
+}
+
+// listTenant decodes every live item of the caller's partition whose sort
+// key starts with prefix, in key order; keep (if set) filters them.
+func listTenant[I any, P interface {
+	*I
+	domainItem[D]
+}, D any](ctx context.Context, db *DB, prefix string, keep func(map[string]types.AttributeValue) bool) ([]D, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []D{}
+	err = db.queryPrefix(ctx, pk, prefix, func(m map[string]types.AttributeValue) error {
+		if keep != nil && !keep(m) {
+			return nil
+		}
+		it := P(new(I))
+		if err := attributevalue.UnmarshalMap(m, it); err != nil {
+			return fmt.Errorf("decode %s item: %w", prefix, err)
+		}
+		out = append(out, it.domain())
+		return nil
+	})
+	return out, err
+}

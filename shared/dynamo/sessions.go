@@ -116,38 +116,17 @@ func (db *DB) CreateSession(ctx context.Context, s sessions.Session) error {
 
 // FindSession implements sessions.Store.
 func (db *DB) FindSession(ctx context.Context, id string) (sessions.Session, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return sessions.Session{}, err
-	}
-	var it sessionItem
-	if err := db.get(ctx, pk, skSessionPfx+id, true, &it, fmt.Sprintf("no session %q", id)); err != nil {
-		return sessions.Session{}, err
-	}
-	return it.domain(), nil
+	return findTenant[sessionItem, *sessionItem, sessions.Session](ctx, db, skSessionPfx+id, fmt.Sprintf("no session %q", id))
 }
 
 // ListSessions implements sessions.Store.
 func (db *DB) ListSessions(ctx context.Context) ([]sessions.Session, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []sessions.Session{}
-	err = db.queryPrefix(ctx, pk, skSessionPfx, func(m map[string]types.AttributeValue) error {
-		if t, ok := m["type"].(*types.AttributeValueMemberS); !ok || t.Value != "session" {
-			return nil // the session's QR and RPC items share the prefix
-		}
-		var it sessionItem
-		if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
-		if it.Desired != string(sessions.DesiredDeleted) {
-			out = append(out, it.domain())
-		}
-		return nil
+	return listTenant[sessionItem, *sessionItem, sessions.Session](ctx, db, skSessionPfx, func(m map[string]types.AttributeValue) bool {
+		// The session's QR and RPC items share the prefix.
+		t, _ := m["type"].(*types.AttributeValueMemberS)
+		d, _ := m["desired"].(*types.AttributeValueMemberS)
+		return t != nil && t.Value == "session" && (d == nil || d.Value != string(sessions.DesiredDeleted))
 	})
-	return out, err
 }
 
 // SetDesired implements sessions.Store.

@@ -90,33 +90,12 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e webhooks.Endpoint) er
 
 // FindWebhookEndpoint implements webhooks.Store.
 func (db *DB) FindWebhookEndpoint(ctx context.Context, id string) (webhooks.Endpoint, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return webhooks.Endpoint{}, err
-	}
-	var it webhookEndpointItem
-	if err := db.get(ctx, pk, skEndpointPfx+id, true, &it, fmt.Sprintf("no webhook endpoint %q", id)); err != nil {
-		return webhooks.Endpoint{}, err
-	}
-	return it.domain(), nil
+	return findTenant[webhookEndpointItem, *webhookEndpointItem, webhooks.Endpoint](ctx, db, skEndpointPfx+id, fmt.Sprintf("no webhook endpoint %q", id))
 }
 
 // FindWebhookEndpoints implements webhooks.Store.
 func (db *DB) FindWebhookEndpoints(ctx context.Context) ([]webhooks.Endpoint, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := []webhooks.Endpoint{}
-	err = db.queryPrefix(ctx, pk, skEndpointPfx, func(m map[string]types.AttributeValue) error {
-		var it webhookEndpointItem
-		if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-			return fmt.Errorf("decode webhook endpoint: %w", err)
-		}
-		out = append(out, it.domain())
-		return nil
-	})
-	return out, err
+	return listTenant[webhookEndpointItem, *webhookEndpointItem, webhooks.Endpoint](ctx, db, skEndpointPfx, nil)
 }
 
 // UpdateWebhookEndpoint implements webhooks.Store.
