@@ -341,11 +341,7 @@ func (db *DB) CreateLoginSession(ctx context.Context, ls accounts.LoginSession) 
 	if err != nil {
 		return err
 	}
-	if _, err := db.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
-		return fmt.Errorf("create login session: %w", err)
-	}
-	return nil
+	return db.putNew(ctx, item, "login session")
 }
 
 // FindLoginSession implements accounts.Store.

@@ -93,11 +93,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c campaigns.Campaign) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
-		return fmt.Errorf("create campaign %s: %w", c.ID, err)
-	}
-	return nil
+	return db.putNew(ctx, item, "campaign "+c.ID)
 }
 
 // FindCampaign implements campaigns.Store.

@@ -681,11 +681,7 @@ func (db *DB) CreateImportJob(ctx context.Context, j contacts.ImportJob) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
-		return fmt.Errorf("create import job %s: %w", j.ID, err)
-	}
-	return nil
+	return db.putNew(ctx, item, "import job "+j.ID)
 }
 
 // FindImportJob implements contacts.Store.

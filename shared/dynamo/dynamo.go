@@ -227,3 +227,12 @@ func listTenant[I any, P interface {
 	})
 	return out, err
 }
+
+// putNew writes item if no item has its key yet; what names it in errors.
+func (db *DB) putNew(ctx context.Context, item map[string]types.AttributeValue, what string) error {
+	if _, err := db.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: item,
+		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
+		return fmt.Errorf("create %s: %w", what, err)
+	}
+	return nil
+}

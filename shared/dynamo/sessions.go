@@ -290,11 +290,7 @@ func (db *DB) CreateRPC(ctx context.Context, r sessions.RPC) error {
 	if err != nil {
 		return err
 	}
-	if _, err := db.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
-		return fmt.Errorf("create rpc %s: %w", r.ID, err)
-	}
-	return nil
+	return db.putNew(ctx, item, "rpc "+r.ID)
 }
 
 // FindRPC implements sessions.Store.

@@ -81,11 +81,7 @@ func (db *DB) CreateWebhookEndpoint(ctx context.Context, e webhooks.Endpoint) er
 	if err != nil {
 		return err
 	}
-	if _, err := db.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &db.table, Item: item,
-		ConditionExpression: aws.String("attribute_not_exists(pk)")}); err != nil {
-		return fmt.Errorf("create webhook endpoint %s: %w", e.ID, err)
-	}
-	return nil
+	return db.putNew(ctx, item, "webhook endpoint "+e.ID)
 }
 
 // FindWebhookEndpoint implements webhooks.Store.
