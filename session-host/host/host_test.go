@@ -79,7 +79,7 @@ func TestOwnershipAcrossHosts(t *testing.T) {
 	apitest.Eventually(t, tune.LeaseTTL+5*time.Second, func() string { return allConnectedOn(ctx, e, ids, []*host.Host{b}, b) })
 	took := time.Since(killed)
 	t.Logf("takeover of %d sessions after a crash: %s (lease TTL %s)", n, took, tune.LeaseTTL)
-	if took > tune.LeaseTTL+3*time.Second {
+	if took > tune.LeaseTTL+5*time.Second { // room for a loaded CI machine
 		t.Errorf("takeover took %s, lease TTL is %s", took, tune.LeaseTTL)
 	}
 
