@@ -49,10 +49,14 @@ type webhookEmitter struct{ w *webhooks.Service }
 var _ tracking.Emitter = webhookEmitter{}
 
 // Emit implements tracking.Emitter.
-func (e webhookEmitter) Emit(ctx context.Context, w tracking.Webhook, sessionID string) error {
-	data, err := json.Marshal(w.Data)
-	if err != nil {
-		return fmt.Errorf("encode %s webhook: %w", w.Type, err)
+func (e webhookEmitter) Emit(ctx context.Context, ws []tracking.Webhook, sessionID string) error {
+	envs := make([]webhooks.Envelope, len(ws))
+	for i, w := range ws {
+		data, err := json.Marshal(w.Data)
+		if err != nil {
+			return fmt.Errorf("encode %s webhook: %w", w.Type, err)
+		}
+		envs[i] = webhooks.Envelope{ID: w.ID, Type: w.Type, CreatedAt: w.At.UTC(), Data: data}
 	}
-	return e.w.Emit(ctx, webhooks.Envelope{ID: w.ID, Type: w.Type, CreatedAt: w.At.UTC(), Data: data}, sessionID)
+	return e.w.EmitBatch(ctx, envs, sessionID)
 }

@@ -35,7 +35,8 @@ type Webhook struct {
 
 // Emitter hands webhooks to delivery (package webhooks). Tenant-scoped.
 type Emitter interface {
-	Emit(ctx context.Context, w Webhook, sessionID string) error
+	// Emit hands over the webhooks of one session (one or many).
+	Emit(ctx context.Context, ws []Webhook, sessionID string) error
 }
 
 // ReceiptApplier applies WhatsApp receipts (package messages).
@@ -124,10 +125,19 @@ func (h *Handler) Handle(ctx context.Context, e events.Event) error {
 		if err := json.Unmarshal(e.Data, &d); err != nil {
 			return fmt.Errorf("decode status batch %s: %w", e.ID, err)
 		}
+		ws := make([]Webhook, 0, len(d.Items))
 		for _, it := range d.Items {
-			if err := h.messageWebhook(ctx, it); err != nil {
+			w, err := messageWebhook(it)
+			if err != nil {
 				return err
 			}
+			ws = append(ws, w)
+		}
+		if len(ws) == 0 || h.Webhooks == nil {
+			return nil
+		}
+		if err := h.Webhooks.Emit(ctx, ws, d.Items[0].SessionID); err != nil {
+			return fmt.Errorf("emit message status batch: %w", err)
 		}
 		return nil
 	case events.SessionStatus:
@@ -168,21 +178,30 @@ func (h *Handler) Handle(ctx context.Context, e events.Event) error {
 }
 
 func (h *Handler) messageWebhook(ctx context.Context, d events.MessageStatusData) error {
-	st := messages.Status(d.Status)
-	w := MessageWebhook{MessageID: d.MessageID, SessionID: d.SessionID, CampaignID: d.CampaignID, To: d.To,
-		Status: d.Status, Reason: d.Reason, Sequence: st.Rank(), At: d.At}
-	id, err := events.New("message."+d.Status, "", d.SessionID, d.At, nil, d.MessageID, d.Status)
+	w, err := messageWebhook(d)
 	if err != nil {
 		return err
 	}
-	return h.emit(ctx, Webhook{ID: id.ID, Type: "message." + d.Status, At: d.At, Data: w}, d.SessionID)
+	return h.emit(ctx, w, d.SessionID)
+}
+
+// messageWebhook builds the message.<status> webhook of a status change;
+// its id is fixed by message and status.
+func messageWebhook(d events.MessageStatusData) (Webhook, error) {
+	data := MessageWebhook{MessageID: d.MessageID, SessionID: d.SessionID, CampaignID: d.CampaignID, To: d.To,
+		Status: d.Status, Reason: d.Reason, Sequence: messages.Status(d.Status).Rank(), At: d.At}
+	id, err := events.New("message."+d.Status, "", d.SessionID, d.At, nil, d.MessageID, d.Status)
+	if err != nil {
+		return Webhook{}, err
+	}
+	return Webhook{ID: id.ID, Type: "message." + d.Status, At: d.At, Data: data}, nil
 }
 
 func (h *Handler) emit(ctx context.Context, w Webhook, sessionID string) error {
 	if h.Webhooks == nil {
 		return nil
 	}
-	if err := h.Webhooks.Emit(ctx, w, sessionID); err != nil {
+	if err := h.Webhooks.Emit(ctx, []Webhook{w}, sessionID); err != nil {
 		return fmt.Errorf("emit %s: %w", w.Type, err)
 	}
 	return nil

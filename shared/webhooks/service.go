@@ -340,26 +340,36 @@ func (s *Service) RotateSecret(ctx context.Context, id string) (Endpoint, string
 // been attempted yet is only queued again (the worker drops duplicates),
 // which repairs an Emit that stored the delivery but failed to queue it.
 func (s *Service) Emit(ctx context.Context, env Envelope, sessionID string) error {
+	return s.EmitBatch(ctx, []Envelope{env}, sessionID)
+}
+
+// EmitBatch is Emit for several events of one session, reading the
+// account's endpoints once (a fan-out page reports hundreds at a time).
+func (s *Service) EmitBatch(ctx context.Context, envs []Envelope, sessionID string) error {
 	acct, err := tenant.AccountID(ctx)
 	if err != nil {
 		return err
 	}
-	if env.AccountID == "" {
-		env.AccountID = acct
-	}
-	if env.ID == "" || env.Type == "" || env.AccountID != acct {
-		return fmt.Errorf("emit: envelope needs an id, a type and the context's account")
+	for i := range envs {
+		if envs[i].AccountID == "" {
+			envs[i].AccountID = acct
+		}
+		if envs[i].ID == "" || envs[i].Type == "" || envs[i].AccountID != acct {
+			return fmt.Errorf("emit: envelope needs an id, a type and the context's account")
+		}
 	}
 	endpoints, err := s.o.Store.FindWebhookEndpoints(ctx)
 	if err != nil {
-		return fmt.Errorf("emit %s: %w", env.ID, err)
+		return fmt.Errorf("emit: %w", err)
 	}
-	for _, e := range endpoints {
-		if !e.Subscribed(env.Type, sessionID) {
-			continue
-		}
-		if _, err := s.emitTo(ctx, env, e); err != nil {
-			return err
+	for _, env := range envs {
+		for _, e := range endpoints {
+			if !e.Subscribed(env.Type, sessionID) {
+				continue
+			}
+			if _, err := s.emitTo(ctx, env, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
