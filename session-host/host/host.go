@@ -52,7 +52,7 @@ type Store interface {
 	CompleteIfDone(ctx context.Context, id string, at time.Time) (bool, error)
 	CountDailySend(ctx context.Context, sessionID, day string, limit int) (bool, error)
 	FindAccount(ctx context.Context) (accounts.Account, error)
-	FindMessage(ctx context.Context, id string) (messages.Message, error)
+	FindMessageBody(ctx context.Context, id string) (string, *messages.Media, error)
 	TransitionFenced(ctx context.Context, cur messages.Message, host string, u messages.Update) error
 
 	FindSession(ctx context.Context, id string) (sessions.Session, error)

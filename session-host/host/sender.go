@@ -241,9 +241,13 @@ func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 	default:
 		return true // index lag: already done
 	}
-	full, err := r.h.store.FindMessage(ctx, m.ID)
+	text, media, err := r.h.store.FindMessageBody(ctx, m.ID)
+	if errs.Is(err, errs.NotFound) { // waited past the body's retention period
+		_ = move(messages.StatusFailed, messages.ReasonBodyExpired, r.h.now().UTC())
+		return true
+	}
 	if err != nil {
-		log.Warn("message read failed", "error", err.Error())
+		log.Warn("message body read failed", "error", err.Error())
 		return false
 	}
 	c := r.currentClient()
@@ -251,8 +255,8 @@ func (r *runner) sendOne(m messages.Message, attempts map[string]int) bool {
 		_ = fenced([]messages.Status{messages.StatusSending}, messages.StatusQueued, "")
 		return false
 	}
-	out := wa.Outgoing{ID: messages.WhatsAppID(m.ID), To: m.To, Text: full.Text}
-	if md := full.Media; md != nil {
+	out := wa.Outgoing{ID: messages.WhatsAppID(m.ID), To: m.To, Text: text}
+	if md := media; md != nil {
 		data, ctype, err := netguard.Fetch(ctx, r.h.media, md.URL, mediaLimit(md.Type))
 		if err != nil {
 			log.Warn("media fetch failed", "error", err.Error())

@@ -393,3 +393,18 @@ func (db *DB) Dispatchable(ctx context.Context, sessionID, lane string, limit in
 	}
 	return out, nil
 }
+
+// FindMessageBody reads only a message's body (text and media): one
+// GetItem, for the sender, which has the metadata from the dispatch index.
+// A body past its retention is errs.NotFound.
+func (db *DB) FindMessageBody(ctx context.Context, id string) (string, *messages.Media, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	var it messageBodyItem
+	if err := db.get(ctx, pk, skMsgPfx+id+"#BODY", true, &it, fmt.Sprintf("no body for message %q", id)); err != nil {
+		return "", nil, err
+	}
+	return it.Text, it.Media, nil
+}

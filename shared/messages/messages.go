@@ -38,6 +38,7 @@ const (
 	ReasonSendError        = "send_error"
 	ReasonSessionGone      = "session_deleted"
 	ReasonMediaUnavailable = "media_unavailable"
+	ReasonBodyExpired      = "body_expired"
 )
 
 // Rank orders the progressing statuses; terminal failures rank highest so
