@@ -25,11 +25,6 @@ const (
 	pageSize      = 500
 )
 
-// SessionFinder reads a session.
-type SessionFinder interface {
-	FindSession(ctx context.Context, id string) (sessions.Session, error)
-}
-
 // MessageStore is the part of the message store the fan-out needs.
 type MessageStore interface {
 	Transition(ctx context.Context, id string, u messages.Update) (messages.Message, error)
@@ -39,7 +34,7 @@ type MessageStore interface {
 // Options configure a Service.
 type Options struct {
 	Store      Store
-	Sessions   SessionFinder
+	Sessions   sessions.Finder
 	Audience   AudienceSource
 	Messages   MessageStore
 	Jobs       Jobs

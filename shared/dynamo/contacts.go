@@ -230,15 +230,7 @@ func (db *DB) UpdateContact(ctx context.Context, old, next contacts.Contact) err
 
 // FindContactByID implements contacts.Store.
 func (db *DB) FindContactByID(ctx context.Context, id string) (contacts.Contact, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return contacts.Contact{}, err
-	}
-	var it contactItem
-	if err := db.get(ctx, pk, skContactPfx+id, true, &it, fmt.Sprintf("no contact %q", id)); err != nil {
-		return contacts.Contact{}, err
-	}
-	return it.domain(), nil
+	return findTenant[contactItem, *contactItem, contacts.Contact](ctx, db, skContactPfx+id, fmt.Sprintf("no contact %q", id))
 }
 
 // DeleteContact implements contacts.Store: the contact, its phone item and
@@ -686,15 +678,7 @@ func (db *DB) CreateImportJob(ctx context.Context, j contacts.ImportJob) error {
 
 // FindImportJob implements contacts.Store.
 func (db *DB) FindImportJob(ctx context.Context, id string) (contacts.ImportJob, error) {
-	_, pk, err := tenantPK(ctx)
-	if err != nil {
-		return contacts.ImportJob{}, err
-	}
-	var it importJobItem
-	if err := db.get(ctx, pk, skImportPfx+id, true, &it, fmt.Sprintf("no import %q", id)); err != nil {
-		return contacts.ImportJob{}, err
-	}
-	return it.domain(), nil
+	return findTenant[importJobItem, *importJobItem, contacts.ImportJob](ctx, db, skImportPfx+id, fmt.Sprintf("no import %q", id))
 }
 
 // ImportErrors implements contacts.Store.

@@ -28,11 +28,6 @@ const (
 	MaxKey      = 255
 )
 
-// SessionFinder reads a session (package dynamo).
-type SessionFinder interface {
-	FindSession(ctx context.Context, id string) (sessions.Session, error)
-}
-
 // SuppressionChecker tells which phones may not be messaged.
 type SuppressionChecker interface {
 	Suppressed(ctx context.Context, phones []string) (map[string]bool, error)
@@ -41,7 +36,7 @@ type SuppressionChecker interface {
 // Options configure a Service.
 type Options struct {
 	Store    Store
-	Sessions SessionFinder
+	Sessions sessions.Finder
 	// Suppressions, when set, turns sends to suppressed phones into
 	// skipped messages.
 	Suppressions SuppressionChecker

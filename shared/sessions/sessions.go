@@ -158,6 +158,12 @@ type Store interface {
 	FindRPC(ctx context.Context, sessionID, rpcID string) (RPC, error)
 }
 
+// Finder reads one session; the other domains (messages, campaigns) need
+// only this of the sessions store.
+type Finder interface {
+	FindSession(ctx context.Context, id string) (Session, error)
+}
+
 // Control is a hint to the session hosts that a session needs attention:
 // its desired state changed, or an RPC waits. Hints may be lost or
 // duplicated; the stored state is the truth.
