@@ -21,6 +21,8 @@ const (
 	Message  = "msg"
 	Campaign = "cmp"
 	Import   = "imp"
+	// Privacy is a data-rights request (export, erase, restrict, …).
+	Privacy = "prq"
 )
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"

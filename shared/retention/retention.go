@@ -37,6 +37,27 @@ const (
 	PacingCounter Class = "pacing_counter"
 	// WebhookLog is a webhook delivery with its attempts and payload.
 	WebhookLog Class = "webhook_log"
+	// RecipientPhone is the plaintext recipient phone of a message; after
+	// it the message keeps only a hash of the number.
+	RecipientPhone Class = "recipient_phone"
+	// DeliveryEvent is a delivery/status event (receipt, inbound message
+	// record) kept for troubleshooting.
+	DeliveryEvent Class = "delivery_event"
+	// APIRequestLog is an API request log line (CloudWatch Logs retention).
+	APIRequestLog Class = "api_request_log"
+	// QueueDedup is a de-duplication key of an at-least-once consumer.
+	QueueDedup Class = "queue_dedup"
+	// PaymentEvent is a raw Stripe webhook event and its de-duplication
+	// record.
+	PaymentEvent Class = "payment_event"
+	// BillingRecord is an invoice or minimal billing record kept for tax and
+	// accounting law, even after account erasure.
+	BillingRecord Class = "billing_record"
+	// ExportFile is a data export bundle and its download record.
+	ExportFile Class = "export_file"
+	// PrivacyAudit is the audit record of a privacy request or an account
+	// change: hashed subject, no content.
+	PrivacyAudit Class = "privacy_audit"
 )
 
 // Policy is one row of the retention table.
@@ -69,6 +90,14 @@ var policies = map[Class]Policy{
 	MessageBody:     {MessageBody, 30 * 24 * time.Hour, "needed only to send the message and to let the customer check what was sent recently"},
 	PacingCounter:   {PacingCounter, 3 * 24 * time.Hour, "enforces a session's daily send cap; only today's count matters"},
 	WebhookLog:      {WebhookLog, 30 * 24 * time.Hour, "lets the customer inspect and replay recent webhook deliveries; retries end after about 3 days"},
+	RecipientPhone:  {RecipientPhone, 90 * 24 * time.Hour, "the recipient's number in clear helps troubleshoot recent deliveries; after 90 days message records keep only a hash"},
+	DeliveryEvent:   {DeliveryEvent, 90 * 24 * time.Hour, "delivery and status events explain what happened to a message for a quarter"},
+	APIRequestLog:   {APIRequestLog, 30 * 24 * time.Hour, "API request logs are needed to investigate errors and abuse for a month"},
+	QueueDedup:      {QueueDedup, 14 * 24 * time.Hour, "queues redeliver for at most 14 days; a de-duplication key is useless after that"},
+	PaymentEvent:    {PaymentEvent, 30 * 24 * time.Hour, "raw payment-provider events are kept to de-duplicate and debug retries; Stripe retries for 3 days"},
+	BillingRecord:   {BillingRecord, 10 * 365 * 24 * time.Hour, "tax and accounting law requires invoices and billing records for up to 10 years, even after erasure"},
+	ExportFile:      {ExportFile, 7 * 24 * time.Hour, "a data export is downloaded once; the file is deleted a week later"},
+	PrivacyAudit:    {PrivacyAudit, 3 * 365 * 24 * time.Hour, "proves that privacy requests and account changes were handled; holds a hashed subject and no content"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,
