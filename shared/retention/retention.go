@@ -9,8 +9,8 @@ import "time"
 // Class names a retention class.
 type Class string
 
-// The retention classes used so far. docs/data-model.md lists them with the
-// reason for each period.
+// The retention classes. docs/retention.md lists them with the reason for
+// each period and the stores they cover (a test keeps the two in step).
 const (
 	// AccountLifetime items live as long as the account: account, users, API
 	// key metadata. They carry no TTL; erasure deletes them.
@@ -40,13 +40,8 @@ const (
 	// RecipientPhone is the plaintext recipient phone of a message; after
 	// it the message keeps only a hash of the number.
 	RecipientPhone Class = "recipient_phone"
-	// DeliveryEvent is a delivery/status event (receipt, inbound message
-	// record) kept for troubleshooting.
-	DeliveryEvent Class = "delivery_event"
 	// APIRequestLog is an API request log line (CloudWatch Logs retention).
 	APIRequestLog Class = "api_request_log"
-	// QueueDedup is a de-duplication key of an at-least-once consumer.
-	QueueDedup Class = "queue_dedup"
 	// PaymentEvent is a raw Stripe webhook event and its de-duplication
 	// record.
 	PaymentEvent Class = "payment_event"
@@ -98,9 +93,7 @@ var policies = map[Class]Policy{
 	PacingCounter:   {Class: PacingCounter, Period: 3 * 24 * time.Hour, Why: "enforces a session's daily send cap; only today's count matters"},
 	WebhookLog:      {Class: WebhookLog, Period: 30 * 24 * time.Hour, Why: "lets the customer inspect and replay recent webhook deliveries; retries end after about 3 days"},
 	RecipientPhone:  {Class: RecipientPhone, Period: 90 * 24 * time.Hour, Why: "the recipient's number in clear helps troubleshoot recent deliveries; after 90 days message records keep only a hash"},
-	DeliveryEvent:   {Class: DeliveryEvent, Period: 90 * 24 * time.Hour, Why: "delivery and status events explain what happened to a message for a quarter"},
 	APIRequestLog:   {Class: APIRequestLog, Period: 30 * 24 * time.Hour, Why: "API request logs are needed to investigate errors and abuse for a month"},
-	QueueDedup:      {Class: QueueDedup, Period: 14 * 24 * time.Hour, Why: "queues redeliver for at most 14 days; a de-duplication key is useless after that"},
 	PaymentEvent:    {Class: PaymentEvent, Period: 30 * 24 * time.Hour, Why: "raw payment-provider events are kept to de-duplicate and debug retries; Stripe retries for 3 days"},
 	BillingRecord:   {Class: BillingRecord, Period: 10 * 365 * 24 * time.Hour, Why: "tax and accounting law requires invoices and billing records for up to 10 years, even after erasure"},
 	ExportFile:      {Class: ExportFile, Period: 7 * 24 * time.Hour, Why: "a data export is downloaded once; the file is deleted a week later"},
