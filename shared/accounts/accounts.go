@@ -7,6 +7,8 @@ package accounts
 import (
 	"context"
 	"time"
+
+	"github.com/chatsend/chatsend/shared/retention"
 )
 
 // Account is a tenant: every other item belongs to exactly one account.
@@ -24,8 +26,21 @@ type Account struct {
 	OptOutKeywords []string
 	// OptOutReply, when set, is sent back to a contact who opted out.
 	OptOutReply string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// BodyRetentionDays is how many days message bodies are kept after a
+	// message is sent, failed or skipped (0–400); nil means the default of
+	// the message_body retention class.
+	BodyRetentionDays *int
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// BodyRetention is how long message bodies are kept after a message is
+// final: the account's setting, or the class default.
+func (a Account) BodyRetention() time.Duration {
+	if a.BodyRetentionDays == nil {
+		return retention.PolicyFor(retention.MessageBody).Period
+	}
+	return time.Duration(*a.BodyRetentionDays) * 24 * time.Hour
 }
 
 // User is a person who can log in to an account's dashboard.
@@ -117,6 +132,8 @@ type AccountUpdate struct {
 	DefaultRegion  *string
 	OptOutKeywords *[]string
 	OptOutReply    *string
+	// BodyRetentionDays sets Account.BodyRetentionDays (0–400).
+	BodyRetentionDays *int
 }
 
 // Store persists accounts. Methods marked "tenant-scoped" take the account

@@ -330,6 +330,9 @@ func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate) (Account
 	if upd.OptOutReply != nil && len(*upd.OptOutReply) > 1000 {
 		fc.Add("body.opt_out_reply", "the reply is at most 1000 bytes")
 	}
+	if d := upd.BodyRetentionDays; d != nil && (*d < 0 || time.Duration(*d)*24*time.Hour > retention.PolicyFor(retention.MessageBody).Longest()) {
+		fc.Add("body.message_body_retention_days", "message bodies are kept 0 to 400 days")
+	}
 	if err := fc.Err(); err != nil {
 		return Account{}, err
 	}

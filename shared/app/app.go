@@ -94,9 +94,9 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 	}
 	deps.Webhooks = buildWebhooks(cfg, c, db, log, t) // before anything that emits events
 	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Suppressions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
-		Region: func(ctx context.Context) (string, error) {
+		Settings: func(ctx context.Context) (messages.Settings, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
-			return a.DefaultRegion, err
+			return messages.Settings{Region: a.DefaultRegion, BodyRetention: a.BodyRetention()}, err
 		},
 		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
 	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Webhooks: webhookEmitter{deps.Webhooks},
@@ -104,7 +104,11 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
 	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db},
 		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
-		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now})
+		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now,
+		BodyRetention: func(ctx context.Context) (time.Duration, error) {
+			a, err := deps.Accounts.GetAccount(ctx)
+			return a.BodyRetention(), err
+		}})
 	deps.Contacts = buildContacts(cfg, c, db, log, t)
 	deps.Tracking.Consent = consent{deps.Contacts}
 	return deps

@@ -149,11 +149,19 @@ func (s *Service) addPage(ctx context.Context, c Campaign, tpl Template, rs []Re
 	if err != nil {
 		return 0, fmt.Errorf("suppressions: %w", err)
 	}
+	var keep *time.Duration
+	if s.o.BodyRetention != nil {
+		d, err := s.o.BodyRetention(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("body retention: %w", err)
+		}
+		keep = &d
+	}
 	now := s.o.Now().UTC()
 	ms := make([]messages.Message, 0, len(rs))
 	for _, r := range rs {
 		m := messages.Message{ID: MessageID(c.ID, r.ContactID, c.StartedAt), AccountID: c.AccountID, SessionID: c.SessionID,
-			CampaignID: c.ID, ContactID: r.ContactID, To: r.Phone, Text: tpl.Render(r), Status: messages.StatusQueued,
+			CampaignID: c.ID, ContactID: r.ContactID, To: r.Phone, Text: tpl.Render(r), Status: messages.StatusQueued, BodyRetention: keep,
 			CreatedAt: now, UpdatedAt: now, History: []messages.Change{{Status: messages.StatusQueued, At: now}}}
 		if sup[r.Phone] {
 			m.Status, m.Reason = messages.StatusSkipped, messages.ReasonSuppressed

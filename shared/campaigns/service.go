@@ -42,8 +42,11 @@ type Options struct {
 	// Events receives the fan-out's message.status.batch events and
 	// campaign.completed.
 	Events events.Publisher
-	Logger *slog.Logger
-	Now    func() time.Time
+	// BodyRetention returns how long the account keeps message bodies once
+	// a message is final; nil keeps the class default.
+	BodyRetention func(ctx context.Context) (time.Duration, error)
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Service implements the campaigns API and the fan-out.

@@ -37,6 +37,7 @@ type accountItem struct {
 	DefaultRegion string    `dynamodbav:"default_region,omitempty"`
 	OptOutWords   []string  `dynamodbav:"opt_out_keywords,omitempty"`
 	OptOutReply   string    `dynamodbav:"opt_out_reply,omitempty"`
+	BodyDays      *int      `dynamodbav:"body_retention_days,omitempty"`
 	CreatedAt     time.Time `dynamodbav:"created_at"`
 	UpdatedAt     time.Time `dynamodbav:"updated_at"`
 }
@@ -44,13 +45,13 @@ type accountItem struct {
 func (it accountItem) domain() accounts.Account {
 	return accounts.Account{ID: it.ID, Name: it.Name, Email: it.Email, OwnerUserID: it.OwnerUserID,
 		TimeZone: it.TimeZone, DefaultRegion: it.DefaultRegion, OptOutKeywords: it.OptOutWords, OptOutReply: it.OptOutReply,
-		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+		BodyRetentionDays: it.BodyDays, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
 func newAccountItem(a accounts.Account) accountItem {
 	return accountItem{header: header{PK: pfxAccount + a.ID, SK: skAccount, Type: "account", Acct: a.ID},
 		ID: a.ID, Name: a.Name, Email: a.Email, OwnerUserID: a.OwnerUserID, TimeZone: a.TimeZone,
-		DefaultRegion: a.DefaultRegion, OptOutWords: a.OptOutKeywords, OptOutReply: a.OptOutReply, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		DefaultRegion: a.DefaultRegion, OptOutWords: a.OptOutKeywords, OptOutReply: a.OptOutReply, BodyDays: a.BodyRetentionDays, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 type userItem struct {
@@ -153,6 +154,9 @@ func (db *DB) UpdateAccount(ctx context.Context, upd accounts.AccountUpdate, now
 		}
 		if upd.OptOutReply != nil {
 			next.OptOutReply = *upd.OptOutReply
+		}
+		if upd.BodyRetentionDays != nil {
+			next.BodyRetentionDays = upd.BodyRetentionDays
 		}
 		if reflect.DeepEqual(next, cur.domain()) {
 			return next, nil // nothing changes: no write, no audit noise

@@ -62,6 +62,18 @@ type messageItem struct {
 	AtSkipped *time.Time `dynamodbav:"at_skipped,omitempty"`
 	CreatedAt time.Time  `dynamodbav:"created_at"`
 	UpdatedAt time.Time  `dynamodbav:"updated_at"`
+	// BodyKeep is the account's body retention in seconds when the message
+	// was created: applied to the body when the message becomes final.
+	BodyKeep *int64 `dynamodbav:"body_keep_s,omitempty"`
+}
+
+// bodyRetention decodes BodyKeep.
+func (it messageItem) bodyRetention() *time.Duration {
+	if it.BodyKeep == nil {
+		return nil
+	}
+	d := time.Duration(*it.BodyKeep) * time.Second
+	return &d
 }
 
 // slots maps each status to its timestamp attribute.
@@ -119,7 +131,7 @@ func dispatchLane(m messages.Message) string {
 func (it messageItem) domain() messages.Message {
 	return messages.Message{ID: it.ID, AccountID: it.Acct, SessionID: it.SessionID, CampaignID: it.CampaignID,
 		ContactID: it.ContactID, To: it.To, Status: messages.Status(it.Status), Reason: it.Reason,
-		History: it.history(), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
+		History: it.history(), BodyRetention: it.bodyRetention(), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
 // Sort-key suffixes of a message's side items.
@@ -141,17 +153,32 @@ func (db *DB) messageItems(acct string, m messages.Message) ([]map[string]types.
 		at := c.At
 		*slots[c.Status] = &at
 	}
-	if m.Status == messages.StatusQueued {
+	bodyTTL := retention.ExpiresAt(retention.MessageBody, m.CreatedAt)
+	queued := m.Status == messages.StatusQueued
+	if queued {
 		it.GSI1PK, it.GSI1SK = pfxDispatch+m.SessionID, dispatchLane(m)
 		it.To = m.To
 	}
-	out := make([]map[string]types.AttributeValue, 0, 3)
-	for _, v := range []any{it,
-		messageBodyItem{header: header{PK: pk, SK: skMsgPfx + m.ID + skBodySfx, Type: "message_body", Acct: acct,
-			TTL: ttlOf(retention.ExpiresAt(retention.MessageBody, m.CreatedAt))}, Text: m.Text, Media: m.Media},
-		messageRecipientItem{header: header{PK: pk, SK: skMsgPfx + m.ID + skRecipientSfx, Type: "message_recipient", Acct: acct,
-			TTL: ttlOf(retention.ExpiresAt(retention.RecipientPhone, m.CreatedAt))}, To: m.To},
-	} {
+	if keep := m.BodyRetention; keep != nil {
+		secs := int64(keep.Seconds())
+		it.BodyKeep = &secs
+		// A waiting body lives until its message is final (then the
+		// account's period applies), for at most the class's longest
+		// period; a message final at once gets the account's period now.
+		bodyTTL = m.CreatedAt.Add(*keep)
+		if queued {
+			bodyTTL = m.CreatedAt.Add(retention.PolicyFor(retention.MessageBody).Longest())
+		}
+	}
+	items := []any{it}
+	if queued || bodyTTL.After(m.CreatedAt) {
+		items = append(items, messageBodyItem{header: header{PK: pk, SK: skMsgPfx + m.ID + skBodySfx, Type: "message_body", Acct: acct,
+			TTL: ttlOf(bodyTTL)}, Text: m.Text, Media: m.Media})
+	}
+	items = append(items, messageRecipientItem{header: header{PK: pk, SK: skMsgPfx + m.ID + skRecipientSfx, Type: "message_recipient", Acct: acct,
+		TTL: ttlOf(retention.ExpiresAt(retention.RecipientPhone, m.CreatedAt))}, To: m.To})
+	out := make([]map[string]types.AttributeValue, 0, len(items))
+	for _, v := range items {
 		item, err := marshal(v)
 		if err != nil {
 			return nil, err
@@ -352,7 +379,7 @@ func (db *DB) ListMessages(ctx context.Context, f messages.Filter) (messages.Pag
 // transitionTx builds the transaction of one transition from the status
 // the message has now (cur): the message update, conditioned on cur, and
 // for campaign messages the move of one count from cur to u.To.
-func (db *DB) transitionTx(pk string, m messageItem, u messages.Update) ([]types.TransactWriteItem, error) {
+func (db *DB) transitionTx(pk string, m messageItem, u messages.Update, withBody bool) ([]types.TransactWriteItem, error) {
 	at, err := attributevalue.Marshal(u.At)
 	if err != nil {
 		return nil, fmt.Errorf("encode time: %w", err)
@@ -370,6 +397,19 @@ func (db *DB) transitionTx(pk string, m messageItem, u messages.Update) ([]types
 		ConditionExpression:       aws.String("#st = :cur"),
 		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(string(u.To)), ":r": s(u.Reason), ":at": at, ":cur": s(m.Status)}}}}
+	if keep := m.bodyRetention(); keep != nil && withBody && u.To != messages.StatusQueued && u.To != messages.StatusSending {
+		// The message is final: its body now follows the account's period
+		// (deleted at once for zero).
+		bodyKey := key(pk, skMsgPfx+m.ID+skBodySfx)
+		if *keep == 0 {
+			tx = append(tx, types.TransactWriteItem{Delete: &types.Delete{TableName: &db.table, Key: bodyKey}})
+		} else {
+			tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &db.table, Key: bodyKey,
+				UpdateExpression: aws.String("SET #ttl = :ttl"), ConditionExpression: aws.String("attribute_exists(pk)"),
+				ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
+				ExpressionAttributeValues: map[string]types.AttributeValue{":ttl": n(ttlOf(u.At.Add(*keep)))}}})
+		}
+	}
 	if m.CampaignID != "" {
 		tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &db.table, Key: key(pk, skCampaignPfx+m.CampaignID),
 			UpdateExpression:          aws.String("ADD #from :minus, #to :one"),
@@ -388,19 +428,24 @@ func (db *DB) transition(ctx context.Context, id string, u messages.Update, extr
 	if err != nil {
 		return messages.Message{}, err
 	}
+	withBody := true
 	for attempt := 0; attempt < 5; attempt++ {
 		var it messageItem
 		if known != nil && attempt == 0 {
 			// The caller read the message a moment ago; if it moved since,
 			// the condition fails and the loop reads it afresh.
 			it = messageItem{header: header{Acct: known.AccountID}, ID: known.ID, CampaignID: known.CampaignID, Status: string(known.Status)}
+			if keep := known.BodyRetention; keep != nil {
+				secs := int64(keep.Seconds())
+				it.BodyKeep = &secs
+			}
 		} else if err := db.get(ctx, pk, skMsgPfx+id, true, &it, fmt.Sprintf("no message %q", id)); err != nil {
 			return messages.Message{}, err
 		}
 		if !slices.Contains(u.From, messages.Status(it.Status)) {
 			return messages.Message{}, errs.E(errs.Conflict, "message %s is %s, which cannot become %s", id, it.Status, u.To)
 		}
-		tx, err := db.transitionTx(pk, it, u)
+		tx, err := db.transitionTx(pk, it, u, withBody)
 		if err != nil {
 			return messages.Message{}, err
 		}
@@ -410,6 +455,9 @@ func (db *DB) transition(ctx context.Context, id string, u messages.Update, extr
 				if r[i] == "ConditionalCheckFailed" {
 					return messages.Message{}, errs.E(errs.Conflict, "%s", extraMsg)
 				}
+			}
+			if len(tx) > 1 && len(r) > 1 && r[1] == "ConditionalCheckFailed" && tx[1].Update != nil && r[0] != "ConditionalCheckFailed" {
+				withBody = false // the body is gone already (past its retention): nothing to shorten
 			}
 			continue // the status moved under us: read again
 		}

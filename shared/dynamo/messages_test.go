@@ -2,6 +2,7 @@ package dynamo_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -85,3 +86,74 @@ func TestRecipientPhoneRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyRetention: a body waits while its message does, then follows the
+// account's period from the moment the message is final (zero: deleted).
+func TestBodyRetention(t *testing.T) {
+	c, set := localtest.MustResources(t)
+	db := dynamo.New(c.DynamoDB, set.Main.Name, nil)
+	acct := ids.New(ids.Account)
+	ctx := tenant.With(context.Background(), acct)
+	now := time.Now().UTC().Truncate(time.Second)
+	bodyTTL := func(id string) (int64, bool) {
+		t.Helper()
+		res, err := c.DynamoDB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(set.Main.Name), ConsistentRead: aws.Bool(true),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "A#" + acct},
+				"sk": &types.AttributeValueMemberS{Value: "MSG#" + id + "#BODY"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Item == nil {
+			return 0, false
+		}
+		var v int64
+		fmt.Sscan(res.Item["ttl"].(*types.AttributeValueMemberN).Value, &v)
+		return v, true
+	}
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name      string
+		keep      *time.Duration
+		status    messages.Status
+		wantAfter time.Duration // body TTL once final, from the final moment; -1: no body
+	}{
+		{"default", nil, messages.StatusQueued, 30 * day},
+		{"zero deletes once sent", ptr(time.Duration(0)), messages.StatusQueued, -1},
+		{"two days after sent", ptr(2 * day), messages.StatusQueued, 2 * day},
+		{"skipped at once, zero: no body", ptr(time.Duration(0)), messages.StatusSkipped, -1},
+		{"skipped at once, five days", ptr(5 * day), messages.StatusSkipped, 5 * day},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := messages.Message{ID: ids.New(ids.Message), SessionID: ids.New(ids.Session), To: "+4915123456789", Text: "hi",
+				Status: tc.status, BodyRetention: tc.keep, History: []messages.Change{{Status: tc.status, At: now}}, CreatedAt: now, UpdatedAt: now}
+			if err := db.CreateMessage(ctx, m, nil); err != nil {
+				t.Fatal(err)
+			}
+			final := now
+			if tc.status == messages.StatusQueued {
+				if ttl, ok := bodyTTL(m.ID); !ok || (tc.keep != nil && ttl != now.Add(400*day).Unix()) {
+					t.Fatalf("a waiting body lives until the message is final (≤ 400 days): %d %v", ttl, ok)
+				}
+				final = now.Add(time.Hour)
+				if _, err := db.Transition(ctx, m.ID, messages.Update{From: []messages.Status{messages.StatusQueued}, To: messages.StatusSent, At: final}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ttl, ok := bodyTTL(m.ID)
+			switch {
+			case tc.wantAfter < 0 && ok:
+				t.Fatalf("body kept (ttl %d), want none", ttl)
+			case tc.wantAfter >= 0 && tc.keep == nil && (!ok || ttl != now.Add(tc.wantAfter).Unix()):
+				t.Fatalf("default body ttl = %d %v, want created + 30 days", ttl, ok)
+			case tc.wantAfter >= 0 && tc.keep != nil && (!ok || ttl != final.Add(tc.wantAfter).Unix()):
+				t.Fatalf("body ttl = %d %v, want final + %s", ttl, ok, tc.wantAfter)
+			}
+			got, err := db.FindMessage(ctx, m.ID)
+			if err != nil || (tc.wantAfter < 0) != (got.Text == "") {
+				t.Fatalf("message text %q, err %v", got.Text, err)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

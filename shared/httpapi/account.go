@@ -21,6 +21,7 @@ type AccountJSON struct {
 	DefaultRegion  string    `json:"default_region,omitempty" doc:"ISO 3166 region for phone numbers written without a country code." example:"DE"`
 	OptOutKeywords []string  `json:"opt_out_keywords" doc:"Whole-message replies that opt a contact out (case and accents ignored). START opts back in."`
 	OptOutReply    string    `json:"opt_out_reply,omitempty" doc:"Sent back to a contact who opted out; empty for no reply."`
+	BodyRetention  int       `json:"message_body_retention_days" doc:"Days message bodies (text, media reference) are kept after a message is sent, failed or skipped; 0 deletes them at once. Metadata follows its own retention (docs/retention.md)." example:"30"`
 	CreatedAt      time.Time `json:"created_at"`
 	UpdatedAt      time.Time `json:"updated_at"`
 }
@@ -28,7 +29,7 @@ type AccountJSON struct {
 func accountJSON(a accounts.Account) AccountJSON {
 	return AccountJSON{ID: a.ID, Name: a.Name, Email: a.Email, TimeZone: a.TimeZone, DefaultRegion: a.DefaultRegion,
 		OptOutKeywords: optout.Keywords(a.OptOutKeywords), OptOutReply: a.OptOutReply,
-		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		BodyRetention: int(a.BodyRetention().Hours() / 24), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 // UserJSON is a dashboard user.
@@ -108,6 +109,7 @@ type (
 			DefaultRegion  *string   `json:"default_region,omitempty" maxLength:"2"`
 			OptOutKeywords *[]string `json:"opt_out_keywords,omitempty" maxItems:"20"`
 			OptOutReply    *string   `json:"opt_out_reply,omitempty" maxLength:"1000"`
+			BodyRetention  *int      `json:"message_body_retention_days,omitempty" doc:"0 to 400 days."`
 		}
 	}
 	createKeyInput struct {
@@ -208,7 +210,8 @@ func (s *Server) routes() {
 		Tags: []string{"Account"}, Errors: []int{409}}, accounts.ScopeFull,
 		func(ctx context.Context, in *patchAccountInput) (*accountOutput, error) {
 			a, err := s.accounts.UpdateAccount(ctx, accounts.AccountUpdate{Name: in.Body.Name, Email: in.Body.Email,
-				TimeZone: in.Body.TimeZone, DefaultRegion: in.Body.DefaultRegion, OptOutKeywords: in.Body.OptOutKeywords, OptOutReply: in.Body.OptOutReply})
+				TimeZone: in.Body.TimeZone, DefaultRegion: in.Body.DefaultRegion, OptOutKeywords: in.Body.OptOutKeywords, OptOutReply: in.Body.OptOutReply,
+				BodyRetentionDays: in.Body.BodyRetention})
 			if err != nil {
 				return nil, err
 			}

@@ -86,6 +86,19 @@ func TestSingleMessageLifecycle(t *testing.T) {
 		t.Fatalf("page 2: %s", l2.Raw)
 	}
 
+	// Body retention is the account's choice (0–400 days); with 0 the text
+	// is gone as soon as the message is sent, while the metadata stays.
+	if r := api.Must(200, "GET", "/v1/account", nil); r.JSON["message_body_retention_days"] != 30.0 {
+		t.Fatalf("default body retention: %s", r.Raw)
+	}
+	api.Must(422, "PATCH", "/v1/account", map[string]any{"message_body_retention_days": 401})
+	api.Must(422, "PATCH", "/v1/account", map[string]any{"message_body_retention_days": -1})
+	api.Must(200, "PATCH", "/v1/account", map[string]any{"message_body_retention_days": 0})
+	z := api.Must(202, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": "+4915123456788", "text": "gone once sent"})
+	if m := waitMessage(t, api, z.Str("id"), "read"); m.Str("text") != "" || m.Str("to") != "+4915123456788" {
+		t.Fatalf("body kept with retention 0: %s", m.Raw)
+	}
+
 	// Another tenant sees none of it.
 	other := e.SignUp("other@example.com")
 	other.API.Must(404, "GET", "/v1/messages/"+id, nil)

@@ -101,6 +101,10 @@ type Message struct {
 	// than the metadata and may be absent once it expires.
 	Text  string
 	Media *Media
+	// BodyRetention is how long the body is kept once the message is sent,
+	// failed or skipped (zero: deleted then); nil keeps the class default
+	// from creation.
+	BodyRetention *time.Duration
 
 	Status    Status
 	Reason    string

@@ -16,6 +16,7 @@ import (
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/netguard"
 	"github.com/chatsend/chatsend/shared/phone"
+	"github.com/chatsend/chatsend/shared/retention"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/tenant"
 )
@@ -33,6 +34,14 @@ type SuppressionChecker interface {
 	Suppressed(ctx context.Context, phones []string) (map[string]bool, error)
 }
 
+// Settings are the account settings that messages follow.
+type Settings struct {
+	// Region is the default phone region ("" for none).
+	Region string
+	// BodyRetention is how long a body is kept once its message is final.
+	BodyRetention time.Duration
+}
+
 // Options configure a Service.
 type Options struct {
 	Store    Store
@@ -40,8 +49,8 @@ type Options struct {
 	// Suppressions, when set, turns sends to suppressed phones into
 	// skipped messages.
 	Suppressions SuppressionChecker
-	// Region returns the caller's default phone region ("" for none).
-	Region     func(ctx context.Context) (string, error)
+	// Settings returns the caller's account settings messages follow.
+	Settings   func(ctx context.Context) (Settings, error)
 	Dispatcher Dispatcher
 	// Events receives a message.status event for each new message.
 	Events events.Publisher
@@ -62,8 +71,10 @@ func NewService(o Options) *Service {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Region == nil {
-		o.Region = func(context.Context) (string, error) { return "", nil }
+	if o.Settings == nil {
+		o.Settings = func(context.Context) (Settings, error) {
+			return Settings{BodyRetention: retention.PolicyFor(retention.MessageBody).Period}, nil
+		}
 	}
 	return &Service{o: o}
 }
@@ -81,11 +92,11 @@ type SendInput struct {
 // of the same request returns the first message (replayed = true) and a
 // different request with the same key is errs.Conflict.
 func (s *Service) Send(ctx context.Context, in SendInput) (m Message, replayed bool, err error) {
-	region, err := s.o.Region(ctx)
+	set, err := s.o.Settings(ctx)
 	if err != nil {
 		return Message{}, false, err
 	}
-	to, err := s.validate(&in, region)
+	to, err := s.validate(&in, set.Region)
 	if err != nil {
 		return Message{}, false, err
 	}
@@ -109,7 +120,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m Message, replayed b
 	}
 	now := s.o.Now().UTC()
 	m = Message{ID: ids.New(ids.Message), AccountID: acct, SessionID: ses.ID, To: to, Text: in.Text, Media: in.Media,
-		Status: StatusQueued, CreatedAt: now, UpdatedAt: now}
+		Status: StatusQueued, BodyRetention: &set.BodyRetention, CreatedAt: now, UpdatedAt: now}
 	m.History = []Change{{Status: StatusQueued, At: now}}
 	if s.o.Suppressions != nil {
 		sup, err := s.o.Suppressions.Suppressed(ctx, []string{to})
@@ -241,11 +252,11 @@ func (s *Service) List(ctx context.Context, f Filter) (Page, error) {
 		f.Limit = 50
 	}
 	if f.To != "" {
-		region, err := s.o.Region(ctx)
+		set, err := s.o.Settings(ctx)
 		if err != nil {
 			return Page{}, err
 		}
-		to, msg := phone.Normalize(f.To, region)
+		to, msg := phone.Normalize(f.To, set.Region)
 		if msg != "" {
 			return Page{}, errs.InvalidFields(errs.FieldError{Field: "query.to", Message: msg})
 		}

@@ -89,7 +89,7 @@ var policies = map[Class]Policy{
 	SessionHost:     {Class: SessionHost, Period: time.Hour, Why: "operational record of a running session host, refreshed while it runs"},
 	ImportJob:       {Class: ImportJob, Period: 30 * 24 * time.Hour, Why: "lets the customer check an import's counts and rejected lines; the uploaded file itself is deleted when the job ends"},
 	MessageMetadata: {Class: MessageMetadata, Period: 400 * 24 * time.Hour, Why: "delivery records for troubleshooting, disputes and usage reports over a year"},
-	MessageBody:     {Class: MessageBody, Period: 30 * 24 * time.Hour, Why: "needed only to send the message and to let the customer check what was sent recently"},
+	MessageBody:     {Class: MessageBody, Period: 30 * 24 * time.Hour, Max: 400 * 24 * time.Hour, Why: "needed only to send the message and to let the customer check what was sent recently"},
 	PacingCounter:   {Class: PacingCounter, Period: 3 * 24 * time.Hour, Why: "enforces a session's daily send cap; only today's count matters"},
 	WebhookLog:      {Class: WebhookLog, Period: 30 * 24 * time.Hour, Why: "lets the customer inspect and replay recent webhook deliveries; retries end after about 3 days"},
 	RecipientPhone:  {Class: RecipientPhone, Period: 90 * 24 * time.Hour, Why: "the recipient's number in clear helps troubleshoot recent deliveries; after 90 days message records keep only a hash"},
