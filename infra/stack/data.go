@@ -11,6 +11,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/chatsend/chatsend/shared/resources"
+	"github.com/chatsend/chatsend/shared/retention"
 )
 
 // dlqRetentionDays is SQS's maximum, so a message that reached a dead-letter
@@ -108,8 +109,9 @@ func (b *builder) addBuckets() {
 		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_ENFORCED,
 		EnforceSSL:        jsii.Bool(true),
 		LifecycleRules: &[]*awss3.LifecycleRule{{
-			Id:                                  jsii.String("expire-access-logs"),
-			Expiration:                          awscdk.Duration_Days(jsii.Number(90)),
+			Id: jsii.String("expire-access-logs"),
+			// Request logs: the api_request_log retention class.
+			Expiration:                          awscdk.Duration_Days(jsii.Number(retention.PolicyFor(retention.APIRequestLog).Period.Hours() / 24)),
 			AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 		}},
 		RemovalPolicy: b.removal,
@@ -133,7 +135,7 @@ func (b *builder) addBuckets() {
 			// nothing longer than needed.
 			LifecycleRules: &[]*awss3.LifecycleRule{{
 				Id:                                  jsii.String("expire"),
-				Expiration:                          awscdk.Duration_Days(jsii.Number(7)),
+				Expiration:                          awscdk.Duration_Days(jsii.Number(retention.PolicyFor(retention.ExportFile).Period.Hours() / 24)),
 				NoncurrentVersionExpiration:         awscdk.Duration_Days(jsii.Number(1)),
 				AbortIncompleteMultipartUploadAfter: awscdk.Duration_Days(jsii.Number(1)),
 			}},
