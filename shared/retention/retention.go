@@ -53,6 +53,9 @@ const (
 	// BillingRecord is an invoice or minimal billing record kept for tax and
 	// accounting law, even after account erasure.
 	BillingRecord Class = "billing_record"
+	// UsageCounter counts an account's plan usage of one month or day
+	// (messages, campaign recipients).
+	UsageCounter Class = "usage_counter"
 	// ExportFile is a data export bundle and its download record.
 	ExportFile Class = "export_file"
 	// PrivacyAudit is the audit record of a privacy request or an account
@@ -96,6 +99,7 @@ var policies = map[Class]Policy{
 	QueueDedup:      {QueueDedup, 14 * 24 * time.Hour, "queues redeliver for at most 14 days; a de-duplication key is useless after that"},
 	PaymentEvent:    {PaymentEvent, 30 * 24 * time.Hour, "raw payment-provider events are kept to de-duplicate and debug retries; Stripe retries for 3 days"},
 	BillingRecord:   {BillingRecord, 10 * 365 * 24 * time.Hour, "tax and accounting law requires invoices and billing records for up to 10 years, even after erasure"},
+	UsageCounter:    {UsageCounter, 400 * 24 * time.Hour, "shows usage against the plan's limits and explains a month's usage for a year of billing questions"},
 	ExportFile:      {ExportFile, 7 * 24 * time.Hour, "a data export is downloaded once; the file is deleted a week later"},
 	PrivacyAudit:    {PrivacyAudit, 3 * 365 * 24 * time.Hour, "proves that privacy requests and account changes were handled; holds a hashed subject and no content"},
 }
