@@ -86,6 +86,28 @@ var DefaultLimits = map[string]Limits{
 	PlanPro:     {Sessions: 10, MessagesPerMonth: 100_000, Contacts: 100_000, WebhookEndpoints: 20, CampaignRecipientsPerDay: 20_000},
 }
 
+// Override returns limits with the named allowances replaced (plans as
+// configuration: CHATSEND_PLAN_LIMITS_<PLAN>).
+func (l Limits) Override(values map[string]int64) (Limits, error) {
+	for k, v := range values {
+		switch Limit(k) {
+		case LimitSessions:
+			l.Sessions = v
+		case LimitMessagesPerMonth:
+			l.MessagesPerMonth = v
+		case LimitContacts:
+			l.Contacts = v
+		case LimitWebhookEndpoints:
+			l.WebhookEndpoints = v
+		case LimitCampaignRecipientsPerDay:
+			l.CampaignRecipientsPerDay = v
+		default:
+			return l, fmt.Errorf("billing: unknown limit %q; use one of %v", k, AllLimits)
+		}
+	}
+	return l, nil
+}
+
 // Catalog is the set of plans of a deployment.
 type Catalog struct {
 	plans map[string]Plan

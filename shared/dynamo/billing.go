@@ -258,8 +258,8 @@ func (db *DB) ClaimStripeEvent(ctx context.Context, id, typ, owner string, until
 		Item: map[string]types.AttributeValue{"pk": s(pfxStripeEvent + id), "sk": s(skStripeEvent), "type": s("stripe_event"),
 			"event_type": s(typ), "state": s("processing"), "owner": s(owner), "lease_until": n(until.UnixMilli()),
 			"ttl": n(ttlOf(retention.ExpiresAt(retention.PaymentEvent, now)))},
-		ConditionExpression:      aws.String("attribute_not_exists(pk) OR (#state = :processing AND lease_until < :now)"),
-		ExpressionAttributeNames: map[string]string{"#state": "state"},
+		ConditionExpression:       aws.String("attribute_not_exists(pk) OR (#state = :processing AND lease_until < :now)"),
+		ExpressionAttributeNames:  map[string]string{"#state": "state"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":processing": s("processing"), ":now": n(now.UnixMilli())}})
 	if err == nil {
 		return billing.Claim{Won: true}, nil
@@ -499,6 +499,15 @@ func (db *DB) CountContacts(ctx context.Context) (int64, error) {
 		return 0, err
 	}
 	return db.countPrefix(ctx, pk, "CON#")
+}
+
+// CountContactsByTag counts the contacts with a tag (their tag items).
+func (db *DB) CountContactsByTag(ctx context.Context, tag string) (int64, error) {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return db.countPrefix(ctx, pk, "TAG#"+tag+"#")
 }
 
 // CountWebhookEndpoints implements billing.UsageSource.
