@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -121,7 +122,9 @@ func (h *StripeWebhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, newProblem(400, "", "the body could not be read or is too large"))
 		return
 	}
-	ev, err := h.Verifier.Verify(body, r.Header.Get("Stripe-Signature"))
+	// The Lambda proxy adapter splits comma-separated header values
+	// ("t=…,v1=…") into several values: join them back.
+	ev, err := h.Verifier.Verify(body, strings.Join(r.Header.Values("Stripe-Signature"), ","))
 	switch {
 	case errors.Is(err, stripeapi.ErrAPIVersion):
 		log.ErrorContext(ctx, "stripe event refused: api version differs; set the webhook endpoint's API version",
