@@ -204,3 +204,13 @@ func Main(component string, run func(ctx context.Context, cfg config.Config, c a
 		os.Exit(1)
 	}
 }
+
+// RunTask runs task as a scheduled Lambda (one invocation per event) when
+// started by the Lambda runtime, and otherwise once, from the command line.
+func RunTask(ctx context.Context, task func(ctx context.Context) error) error {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambda.StartWithOptions(func(ctx context.Context) error { return task(ctx) }, lambda.WithContext(ctx))
+		return nil
+	}
+	return task(ctx)
+}

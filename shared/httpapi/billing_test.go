@@ -505,3 +505,21 @@ func TestBillingStatusChangedWebhook(t *testing.T) {
 		t.Fatalf("billing.status_changed is not documented")
 	}
 }
+
+// TestBillingReconcile: a change Stripe made while no webhook arrived is
+// picked up by the reconciliation, which is idempotent.
+func TestBillingReconcile(t *testing.T) {
+	e, sm := billingEnv(t, nil)
+	ten := e.SignUp("reconcile@example.com")
+	cus := customerOf(t, e, ten)
+	subscription(sm, "sub_r", cus, "trialing", "price_pro")
+	for range 2 {
+		if n, err := e.Deps.Billing.Reconcile(context.Background()); err != nil || n != 1 {
+			t.Fatalf("reconcile: %d %v", n, err)
+		}
+	}
+	st := billingState(t, e, ten.AccountID)
+	if st.Status != billing.StatusTrialing || st.PlanID != "pro" || st.Transitions != 1 || st.CurrentPeriodEnd.IsZero() {
+		t.Fatalf("state after reconcile: %+v", st)
+	}
+}
