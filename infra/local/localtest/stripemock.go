@@ -10,19 +10,13 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-)
 
-// StripeMockVersion is the stripe-mock release the tests and make dev use
-// (the newest the Go module proxy offers).
-const StripeMockVersion = "v0.203.0"
+	"github.com/chatsend/chatsend/infra/local"
+)
 
 // StripeMock is a running stripe-mock behind a small proxy. stripe-mock is
 // stateless (canned fixtures), so the proxy lets a test decide what the
@@ -49,41 +43,16 @@ type Post struct {
 	IdempotencyKey string
 }
 
-// MustStripeMock finds (or installs) stripe-mock, starts it on free
+// MustStripeMock finds (or installs) stripe-mock (local.StripeMockBinary), starts it on free
 // loopback ports, waits until it answers and stops it when the test ends.
 func MustStripeMock(tb testing.TB) *StripeMock {
 	tb.Helper()
-	bin, err := StripeMockBinary()
+	proc, err := local.StartStripeMock(fmt.Sprintf("127.0.0.1:%d", FreePort(tb)), fmt.Sprintf("127.0.0.1:%d", FreePort(tb)))
 	if err != nil {
 		tb.Fatalf("stripe-mock: %v", err)
 	}
-	httpPort, httpsPort := FreePort(tb), FreePort(tb)
-	cmd := exec.Command(bin, "-http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort), "-https-addr", fmt.Sprintf("127.0.0.1:%d", httpsPort))
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start stripe-mock: %v", err)
-	}
-	tb.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	backend := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		req, _ := http.NewRequest("GET", backend+"/v1/customers/cus_ready", nil)
-		req.SetBasicAuth("sk_test_ready", "")
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("stripe-mock did not start on %s: %v", backend, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	tb.Cleanup(proc.Close)
+	backend := proc.URL
 	m := &StripeMock{objects: map[string]map[string]any{}, missing: map[string]bool{}, requests: map[string]int{}}
 	target, _ := url.Parse(backend)
 	proxy := httputil.NewSingleHostReverseProxy(target)
@@ -110,57 +79,6 @@ func MustStripeMock(tb testing.TB) *StripeMock {
 	tb.Cleanup(srv.Close)
 	m.URL = srv.URL
 	return m
-}
-
-// StripeMockBinary returns the path of stripe-mock: $STRIPE_MOCK_BIN,
-// <repo>/.build/tools/stripe-mock (where make tools puts it), one on PATH,
-// or else it is installed into <repo>/.build/tools with go install.
-func StripeMockBinary() (string, error) {
-	if p := os.Getenv("STRIPE_MOCK_BIN"); p != "" {
-		return p, nil
-	}
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
-	tools := filepath.Join(root, ".build", "tools")
-	local := filepath.Join(tools, "stripe-mock")
-	if _, err := os.Stat(local); err == nil {
-		return local, nil
-	}
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p, nil
-	}
-	installMu.Lock()
-	defer installMu.Unlock()
-	if _, err := os.Stat(local); err == nil {
-		return local, nil
-	}
-	cmd := exec.Command("go", "install", "github.com/stripe/stripe-mock@"+StripeMockVersion)
-	cmd.Env = append(os.Environ(), "GOBIN="+tools, "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go install stripe-mock: %v: %s", err, out)
-	}
-	return local, nil
-}
-
-var installMu sync.Mutex
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func lastSegment(p string) string { return p[strings.LastIndex(p, "/")+1:] }
