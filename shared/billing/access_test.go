@@ -23,7 +23,7 @@ func TestEvaluateEveryStatus(t *testing.T) {
 		{billing.StatusNone, time.Time{}, free, true, false, false},
 		{billing.StatusTrialing, time.Time{}, starter, true, false, false},
 		{billing.StatusActive, time.Time{}, starter, true, false, false},
-		{billing.StatusPastDue, now.Add(-time.Hour), starter, true, false, true},        // in grace
+		{billing.StatusPastDue, now.Add(-time.Hour), starter, true, false, true},          // in grace
 		{billing.StatusPastDue, now.Add(-8 * 24 * time.Hour), starter, false, true, true}, // grace over
 		{billing.StatusIncomplete, time.Time{}, free, true, true, true},
 		{billing.StatusIncompleteExpired, time.Time{}, free, true, true, true},
