@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export GOFLAGS := -buildvcs=false
 
 # Lambda functions built as bootstrap binaries for provided.al2023 arm64.
-FUNCTIONS := api events fanout imports webhooks
+FUNCTIONS := api events fanout imports webhooks stripe-webhook billing-reconcile
 BUILD := .build
 
 .PHONY: dev test test-short vet tools build synth bench clean fmt
@@ -31,9 +31,14 @@ vet:
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## tools: install what builds and tests need (Go modules; Node.js for the CDK's jsii runtime)
+STRIPE_MOCK_VERSION := v0.203.0
+
+## tools: install what builds and tests need (Go modules; Node.js for the CDK's jsii runtime;
+## stripe-mock for billing, into .build/tools)
 tools:
 	@$(GO) mod download
+	@test -x $(BUILD)/tools/stripe-mock || { echo "installing stripe-mock $(STRIPE_MOCK_VERSION) into $(BUILD)/tools"; \
+	  GOBIN=$(CURDIR)/$(BUILD)/tools $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION); }
 	@command -v node >/dev/null 2>&1 || { echo "installing Node.js for the CDK (jsii)"; \
 	  (apt-get update -qq && apt-get install -y -qq nodejs) >/dev/null || { echo "could not install nodejs"; exit 1; }; }
 	@command -v gcc >/dev/null 2>&1 || { echo "installing gcc for the race detector"; \

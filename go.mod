@@ -21,7 +21,10 @@ require (
 	golang.org/x/crypto v0.59.0
 )
 
-require github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.44.4 // indirect
+require (
+	github.com/aws/aws-sdk-go-v2/service/secretsmanager v1.44.4 // indirect
+	github.com/stripe/stripe-go/v76 v76.25.0 // indirect
+)
 
 require (
 	filippo.io/edwards25519 v1.1.0 // indirect

@@ -17,7 +17,8 @@ func main() {
 	defer jsii.Close()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(env("CDK_OUTDIR", "cdk.out"))}) // the cdk CLI sets CDK_OUTDIR
 	stage := env("CHATSEND_STAGE", "dev")
-	stack.New(app, "ChatSend-"+stage, stack.Props{Stage: stage, FunctionsDir: env("CHATSEND_FUNCTIONS_DIR", ".build/functions")})
+	stack.New(app, "ChatSend-"+stage, stack.Props{Stage: stage, FunctionsDir: env("CHATSEND_FUNCTIONS_DIR", ".build/functions"),
+		StripePrices: map[string]string{"starter": env("CHATSEND_STRIPE_PRICE_STARTER", ""), "pro": env("CHATSEND_STRIPE_PRICE_PRO", "")}})
 	awscdk.Aspects_Of(app).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Verbose: jsii.Bool(true)}), nil)
 	app.Synth(nil)
 }

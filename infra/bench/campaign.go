@@ -78,6 +78,9 @@ func stageConfig(stage string, extra map[string]string) (config.Config, error) {
 		if k == "CHATSEND_STAGE" {
 			return stage, true
 		}
+		if k == "CHATSEND_PLAN_LIMITS_FREE" {
+			return local.GenerousPlanLimits, true
+		}
 		if v, ok := extra[k]; ok {
 			return v, true
 		}

@@ -56,6 +56,9 @@ func run(out string, rate int, dur time.Duration) error {
 		if k == "CHATSEND_STAGE" {
 			return "bench", true
 		}
+		if k == "CHATSEND_PLAN_LIMITS_FREE" {
+			return local.GenerousPlanLimits, true
+		}
 		return os.LookupEnv(k)
 	})
 	if err != nil {

@@ -47,6 +47,19 @@ func main() {
 	}
 	emu.UseEnv()
 	defer emu.Close()
+	// stripe-mock stands in for Stripe: with CHATSEND_STRIPE_SECRET_KEY set
+	// (any sk_test_… value) and no CHATSEND_STRIPE_API_URL, billing calls
+	// go to it; without a key the free plan applies and checkout says
+	// billing is not configured.
+	if sm, err := local.StartStripeMock("127.0.0.1:"+envOr("CHATSEND_STRIPE_MOCK_PORT", "12111"),
+		"127.0.0.1:"+envOr("CHATSEND_STRIPE_MOCK_HTTPS_PORT", "12112")); err != nil {
+		fmt.Fprintln(os.Stderr, "dev: stripe-mock not started (billing stays unconfigured):", err)
+	} else {
+		defer sm.Close()
+		if os.Getenv("CHATSEND_STRIPE_API_URL") == "" {
+			os.Setenv("CHATSEND_STRIPE_API_URL", sm.URL)
+		}
+	}
 	app.Main("dev", func(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.Logger) error {
 		return run(ctx, cfg, c, log, dir, emu.URL)
 	})

@@ -171,3 +171,8 @@ func createQueue(ctx context.Context, c *sqs.Client, q resources.Queue) error {
 
 // WaitForFlush waits until kumo has written its state to KUMO_DATA_DIR.
 func WaitForFlush() { time.Sleep(FlushDelay) }
+
+// GenerousPlanLimits is a CHATSEND_PLAN_LIMITS_FREE value for tests and
+// benchmarks that exercise other things than plan limits: the free plan's
+// real limits (one session, 500 messages a month) would stop them.
+const GenerousPlanLimits = "sessions=1000,messages_per_month=100000000,contacts=100000000,webhook_endpoints=100,campaign_recipients_per_day=100000000"

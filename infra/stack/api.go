@@ -39,7 +39,7 @@ func (s *accessLogSettings) Format() awsapigateway.AccessLogFormat              
 // addHTTPAPI puts an HTTP API in front of fn: the $default route sends every
 // method and path (payload format 2.0) to the function, whose own router
 // answers, including 404s. The API URL is a stack output.
-func (b *builder) addHTTPAPI(fn awslambda.IFunction) {
+func (b *builder) addHTTPAPI(fn awslambda.IFunction) awsapigatewayv2.HttpApi {
 	api := awsapigatewayv2.NewHttpApi(b.stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName:     jsii.String("chatsend-" + b.set.Stage),
 		Description: jsii.String("ChatSend " + b.set.Stage + " public API"),
@@ -79,4 +79,5 @@ func (b *builder) addHTTPAPI(fn awslambda.IFunction) {
 		Value:       stage.Url(),
 		Description: jsii.String("ChatSend API base URL"),
 	})
+	return api
 }

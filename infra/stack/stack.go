@@ -32,6 +32,10 @@ type Props struct {
 	// session host image (built from session-host/Dockerfile). Empty means
 	// ".", where `go run ./infra` and `cdk synth` run.
 	SourceDir string
+	// StripePrices maps plan ids to Stripe price ids (from
+	// CHATSEND_STRIPE_PRICE_<PLAN> at synth time); the functions get them
+	// as environment variables.
+	StripePrices map[string]string
 	awscdk.StackProps
 }
 
@@ -90,7 +94,7 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.grantReadWriteTable(api)
 	b.grantSend(api, resources.QueueCampaignJobs, resources.QueueControl, resources.QueueSend, resources.QueuePrivacy,
 		resources.QueueWebhooks, resources.QueueEvents) // events: message.status of new messages
-	b.addHTTPAPI(api)
+	httpAPI := b.addHTTPAPI(api)
 
 	events := b.goFunction("events", time.Minute) // delivery tracking from the session host's events
 	b.grantReadWriteTable(events)
@@ -116,6 +120,7 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.consume(webhooks, resources.QueueWebhooks, 10)
 
 	b.addSecretsKey(api, events, webhooks)
+	b.addBilling(httpAPI, api)
 
 	b.addSessionHost()
 	return st

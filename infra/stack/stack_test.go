@@ -485,3 +485,28 @@ func TestSecretsKeyNotInTemplate(t *testing.T) {
 		"Environment": like(map[string]any{"Variables": like(map[string]any{"CHATSEND_SECRETS_KEY_ARN": assertions.Match_AnyValue()})}),
 	})
 }
+
+// Billing: the webhook function on its own route, the daily
+// reconciliation, and Stripe keys only as a secret ARN.
+func TestBilling(t *testing.T) {
+	hasProps(t, "stripe webhook route", "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "POST /stripe/webhook"})
+	hasProps(t, "daily reconciliation", "AWS::Events::Rule", map[string]any{"ScheduleExpression": "cron(17 3 * * ? *)"})
+	functions := 0
+	for id, r := range resourceM {
+		if r["Type"] != "AWS::Lambda::Function" {
+			continue
+		}
+		vars, _ := r["Properties"].(map[string]any)["Environment"].(map[string]any)["Variables"].(map[string]any)
+		for k := range vars {
+			if k == "CHATSEND_STRIPE_SECRET_KEY" || k == "CHATSEND_STRIPE_WEBHOOK_SECRETS" {
+				t.Errorf("%s has %s in plaintext", id, k)
+			}
+		}
+		if vars["CHATSEND_STRIPE_SECRET_ARN"] != nil {
+			functions++
+		}
+	}
+	if functions != 3 {
+		t.Errorf("%d functions get the Stripe secret ARN, want api, stripe-webhook, billing-reconcile", functions)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatsend/chatsend/infra/local"
 	"github.com/chatsend/chatsend/infra/local/localtest"
 	"github.com/chatsend/chatsend/session-host/host"
 	"github.com/chatsend/chatsend/shared/app"
@@ -68,7 +69,15 @@ func New(tb testing.TB, tune app.Tuning, env map[string]string) *Env {
 		clock = time.Now
 	}
 	clients, set := localtest.MustResourcesAt(tb, clock)
-	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := config.FromLookup(func(k string) (string, bool) {
+		v, ok := env[k]
+		if !ok && k == "CHATSEND_PLAN_LIMITS_FREE" {
+			// Tests of other features must not hit the free plan's limits;
+			// billing tests set their own.
+			return local.GenerousPlanLimits, true
+		}
+		return v, ok
+	})
 	if err != nil {
 		tb.Fatalf("config: %v", err)
 	}

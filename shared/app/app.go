@@ -21,6 +21,7 @@ import (
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/awsclient"
+	"github.com/chatsend/chatsend/shared/billing"
 	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/config"
 	"github.com/chatsend/chatsend/shared/contacts"
@@ -46,6 +47,7 @@ type Deps struct {
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
 	Webhooks  *webhooks.Service
+	Billing   *billing.Service
 	Log       *slog.Logger
 	sqs       *sqs.Client
 }
@@ -89,34 +91,43 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 		Config: cfg, DB: db, Log: log, sqs: c.SQS,
 		Accounts: accounts.NewService(accounts.Options{Store: db, Limiter: db, Logger: log, KeyPrefix: prefix,
 			Password: t.Password, Limits: t.Limits, Now: t.Now}),
-		Sessions: sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},
-			Logger: log, Backend: cfg.WhatsAppBackend, RPCTimeout: t.RPCTimeout, Now: t.Now}),
 	}
-	deps.Webhooks = buildWebhooks(cfg, c, db, log, t) // before anything that emits events
+	billingSvc, err := buildBilling(cfg, db, deps, log, t)
+	if err != nil {
+		// Only a plan configured with an unknown price name gets here;
+		// fail safe to the built-in plans without prices.
+		log.Error("billing plans unusable; checkout disabled", "error", err.Error())
+		billingSvc, _ = buildBilling(config.Config{Stage: cfg.Stage, PublicBaseURL: cfg.PublicBaseURL}, db, deps, log, t)
+	}
+	deps.Billing = billingSvc
+	deps.Sessions = sessions.NewService(sessions.Options{Store: db, Notifier: queue.ControlNotifier{Q: queue.New(c.SQS, control.Name)},
+		Logger: log, Backend: cfg.WhatsAppBackend, RPCTimeout: t.RPCTimeout, Now: t.Now, Quota: billingSvc})
+	deps.Webhooks = buildWebhooks(cfg, c, db, log, t, billingSvc) // before anything that emits events
 	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Suppressions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
 		Settings: func(ctx context.Context) (messages.Settings, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
 			return messages.Settings{Region: a.DefaultRegion, BodyRetention: a.BodyRetention()}, err
 		},
-		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
+		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now, Quota: billingSvc})
 	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Webhooks: webhookEmitter{deps.Webhooks},
 		Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
-	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db},
+	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db, Counter: db},
 		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
-		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now,
+		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now, Quota: billingSvc,
 		BodyRetention: func(ctx context.Context) (time.Duration, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
 			return a.BodyRetention(), err
 		}})
-	deps.Contacts = buildContacts(cfg, c, db, log, t)
+	deps.Contacts = buildContacts(cfg, c, db, log, t, billingSvc)
 	deps.Tracking.Consent = consent{deps.Contacts}
 	return deps
 }
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
-	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Webhooks: d.Webhooks, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Webhooks: d.Webhooks,
+		Billing: d.Billing, StripeWebhook: d.StripeWebhook(), Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.
@@ -181,10 +192,29 @@ func Main(component string, run func(ctx context.Context, cfg config.Config, c a
 				return err
 			}
 		}
+		if cfg.Stripe.SecretARN != "" {
+			raw, err := clients.SecretString(ctx, cfg.Stripe.SecretARN)
+			if err != nil {
+				return err
+			}
+			if err := cfg.Stripe.ApplyStripeSecret(raw); err != nil {
+				return err
+			}
+		}
 		return run(ctx, cfg, clients, log)
 	}()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", component, err)
 		os.Exit(1)
 	}
+}
+
+// RunTask runs task as a scheduled Lambda (one invocation per event) when
+// started by the Lambda runtime, and otherwise once, from the command line.
+func RunTask(ctx context.Context, task func(ctx context.Context) error) error {
+	if os.Getenv("AWS_LAMBDA_RUNTIME_API") != "" {
+		lambda.StartWithOptions(func(ctx context.Context) error { return task(ctx) }, lambda.WithContext(ctx))
+		return nil
+	}
+	return task(ctx)
 }

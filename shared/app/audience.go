@@ -8,7 +8,13 @@ import (
 )
 
 // ContactsAudience adapts the contacts store to a campaign's audience.
-type ContactsAudience struct{ Store contacts.Store }
+type ContactsAudience struct {
+	Store contacts.Store
+	// Counter counts an audience before a campaign starts.
+	Counter interface {
+		CountContactsByTag(ctx context.Context, tag string) (int64, error)
+	}
+}
 
 var _ campaigns.AudienceSource = ContactsAudience{}
 
@@ -40,6 +46,11 @@ func (a ContactsAudience) ByIDs(ctx context.Context, ids []string) ([]campaigns.
 		out[i] = recipient(c)
 	}
 	return out, nil
+}
+
+// CountByTag implements campaigns.AudienceSource.
+func (a ContactsAudience) CountByTag(ctx context.Context, tag string) (int64, error) {
+	return a.Counter.CountContactsByTag(ctx, tag)
 }
 
 // Suppressed implements campaigns.AudienceSource.

@@ -17,7 +17,7 @@ import (
 
 // buildContacts wires the contacts service: the table, the imports bucket
 // for uploaded CSV files and the imports queue for their jobs.
-func buildContacts(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *slog.Logger, t Tuning) *contacts.Service {
+func buildContacts(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *slog.Logger, t Tuning, quota contacts.Quota) *contacts.Service {
 	q, _ := cfg.Resources.QueueByID(resources.QueueImports)
 	bucket := ""
 	for _, b := range cfg.Resources.Buckets {
@@ -28,7 +28,7 @@ func buildContacts(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *s
 	evq, _ := cfg.Resources.QueueByID(resources.QueueEvents)
 	return contacts.NewService(contacts.Options{Store: db, Objects: objects.New(c.S3, bucket),
 		Imports: queue.ImportJobs{Q: queue.New(c.SQS, q.Name)}, Events: queue.EventPublisher{Q: queue.New(c.SQS, evq.Name)},
-		Logger: log, Now: t.Now})
+		Logger: log, Now: t.Now, Quota: quota})
 }
 
 // ImportsHandler is the functions/imports handler: each record names one

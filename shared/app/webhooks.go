@@ -20,7 +20,7 @@ import (
 
 // buildWebhooks wires the webhooks service: the table, the webhooks queue,
 // the secrets key and the SSRF-safe HTTP client.
-func buildWebhooks(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *slog.Logger, t Tuning) *webhooks.Service {
+func buildWebhooks(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *slog.Logger, t Tuning, quota webhooks.Quota) *webhooks.Service {
 	q, _ := cfg.Resources.QueueByID(resources.QueueWebhooks)
 	var sealer *webhooks.Sealer
 	if cfg.SecretsKey != nil {
@@ -41,7 +41,7 @@ func buildWebhooks(cfg config.Config, c awsclient.Clients, db *dynamo.DB, log *s
 		client.Transport = tr
 	}
 	return webhooks.NewService(webhooks.Options{Store: db, Jobs: queue.WebhookJobs{Q: queue.New(c.SQS, q.Name)}, Sealer: sealer,
-		HTTP: client, AllowLoopback: cfg.WebhooksAllowLoopback, Tuning: t.Webhooks, Logger: log, Now: t.Now})
+		HTTP: client, AllowLoopback: cfg.WebhooksAllowLoopback, Tuning: t.Webhooks, Logger: log, Now: t.Now, Quota: quota})
 }
 
 // WebhooksHandler is the functions/webhooks handler: each record is one

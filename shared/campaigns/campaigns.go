@@ -120,6 +120,8 @@ type AudienceSource interface {
 	ByTag(ctx context.Context, tag, cursor string, limit int) (AudiencePage, error)
 	// ByIDs returns the existing contacts among ids.
 	ByIDs(ctx context.Context, ids []string) ([]Recipient, error)
+	// CountByTag counts the contacts with the tag.
+	CountByTag(ctx context.Context, tag string) (int64, error)
 	// Suppressed tells which phones may not receive campaign messages.
 	Suppressed(ctx context.Context, phones []string) (map[string]bool, error)
 }

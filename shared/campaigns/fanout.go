@@ -49,6 +49,9 @@ func (s *Service) Fanout(ctx context.Context, id string, deadline time.Time) err
 		return nil // draft or completed: nothing to fan out
 	}
 	if c.FanoutDone {
+		if err := s.settle(ctx, id); err != nil {
+			return err
+		}
 		done, err := s.o.Store.CompleteIfDone(ctx, id, now)
 		if done {
 			s.completed(ctx, c)
@@ -84,6 +87,11 @@ func (s *Service) Fanout(ctx context.Context, id string, deadline time.Time) err
 			log.InfoContext(ctx, "fan-out continues in a new job")
 			return s.o.Jobs.Enqueue(ctx, c.AccountID, c.ID, 0)
 		}
+	}
+	// Every recipient has a message now: give back what was reserved for
+	// skipped (suppressed) and missing recipients.
+	if err := s.settle(ctx, id); err != nil {
+		return err
 	}
 	done, err := s.o.Store.CompleteIfDone(ctx, id, s.o.Now().UTC())
 	if err == nil && done {

@@ -47,6 +47,17 @@ type Options struct {
 	BodyRetention func(ctx context.Context) (time.Duration, error)
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Quota reserves a campaign's audience at start and settles what was
+	// not queued when the fan-out ends (nil: unlimited).
+	Quota Quota
+}
+
+// Quota is the plan's message quota for campaigns (package billing).
+type Quota interface {
+	// ReserveCampaign reserves the recipients of a campaign, all or none.
+	ReserveCampaign(ctx context.Context, campaignID string, recipients int64) error
+	// SettleCampaign gives back what was reserved beyond used, once.
+	SettleCampaign(ctx context.Context, campaignID string, used int64) error
 }
 
 // Service implements the campaigns API and the fan-out.
@@ -204,8 +215,24 @@ func (s *Service) Start(ctx context.Context, id string) (Campaign, error) {
 	if c.ScheduleAt.After(now) {
 		to, delay = StatusScheduled, c.ScheduleAt.Sub(now)
 	}
+	if s.o.Quota != nil {
+		// The whole audience is reserved now, so a campaign that would
+		// exceed the plan is refused instead of stopping half sent.
+		n, err := s.audienceSize(ctx, c)
+		if err != nil {
+			return Campaign{}, err
+		}
+		if err := s.o.Quota.ReserveCampaign(ctx, c.ID, n); err != nil {
+			return Campaign{}, err
+		}
+	}
 	c, err = s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusDraft}, to, "", now)
 	if err != nil {
+		if s.o.Quota != nil {
+			if serr := s.o.Quota.SettleCampaign(ctx, id, 0); serr != nil {
+				logging.Or(ctx, s.o.Logger).WarnContext(ctx, "campaign quota not released", "campaign_id", id, "error", serr.Error())
+			}
+		}
 		return Campaign{}, err
 	}
 	if err := s.o.Jobs.Enqueue(ctx, c.AccountID, c.ID, delay); err != nil {
@@ -264,6 +291,36 @@ func (s *Service) Cancel(ctx context.Context, id string) (Campaign, error) {
 		return Campaign{}, fmt.Errorf("enqueue cancel: %w", err)
 	}
 	return c, nil
+}
+
+// audienceSize is an upper bound of a campaign's recipients: its contact
+// ids, or the sum of its tags' contacts (a contact with two of the tags is
+// counted twice; the surplus is given back when the fan-out ends).
+func (s *Service) audienceSize(ctx context.Context, c Campaign) (int64, error) {
+	if len(c.Audience.ContactIDs) > 0 {
+		return int64(len(c.Audience.ContactIDs)), nil
+	}
+	var total int64
+	for _, tag := range c.Audience.Tags {
+		n, err := s.o.Audience.CountByTag(ctx, tag)
+		if err != nil {
+			return 0, fmt.Errorf("count audience: %w", err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// settle gives back the quota a campaign reserved but did not queue.
+func (s *Service) settle(ctx context.Context, id string) error {
+	if s.o.Quota == nil {
+		return nil
+	}
+	c, err := s.o.Store.FindCampaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	return s.o.Quota.SettleCampaign(ctx, id, c.Counts.Total-c.Counts.Skipped)
 }
 
 func (s *Service) wake(ctx context.Context, c Campaign) {

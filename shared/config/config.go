@@ -6,6 +6,7 @@ package config
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -67,6 +68,59 @@ type Config struct {
 	// WebhooksAllowLoopback (CHATSEND_WEBHOOKS_ALLOW_LOOPBACK) lets webhook
 	// endpoints use plain-http loopback URLs; local stage only (tests).
 	WebhooksAllowLoopback bool
+
+	// Stripe holds the billing settings (all optional: without an API key
+	// the free plan applies and checkout answers 503).
+	Stripe Stripe
+}
+
+// Stripe is the billing configuration.
+type Stripe struct {
+	// SecretKey is the Stripe API key (CHATSEND_STRIPE_SECRET_KEY; local
+	// and tests only — deployed functions read SecretARN).
+	SecretKey string
+	// WebhookSecrets are the webhook signing secrets (whsec_…), several
+	// while a secret is rolled (CHATSEND_STRIPE_WEBHOOK_SECRETS, comma
+	// separated).
+	WebhookSecrets []string
+	// SecretARN names a Secrets Manager secret holding JSON
+	// {"api_key": "sk_…", "webhook_secrets": ["whsec_…"]}, read at start
+	// (app.Main), so keys are never in a deployed function's environment.
+	SecretARN string
+	// APIURL overrides the Stripe API address (stripe-mock locally).
+	APIURL string
+	// Prices maps plan ids to Stripe price ids (CHATSEND_STRIPE_PRICE_<PLAN>).
+	Prices map[string]string
+	// Grace is the past-due grace period (CHATSEND_BILLING_GRACE, default 168h).
+	Grace time.Duration
+	// PlanLimits overrides limits of the built-in plans, per plan id and
+	// limit name (CHATSEND_PLAN_LIMITS_<PLAN>="contacts=1000,sessions=2").
+	PlanLimits map[string]map[string]int64
+}
+
+// StripePlans are the plans whose price ids are read from the environment.
+var StripePlans = []string{"starter", "pro"}
+
+// Plans are the plan ids whose limits the environment may override.
+var Plans = []string{"free", "starter", "pro"}
+
+// ApplyStripeSecret fills the Stripe keys from the JSON value of the
+// Secrets Manager secret named by SecretARN.
+func (s *Stripe) ApplyStripeSecret(raw string) error {
+	var v struct {
+		APIKey         string   `json:"api_key"`
+		WebhookSecrets []string `json:"webhook_secrets"`
+	}
+	if err := json.Unmarshal([]byte(raw), &v); err != nil {
+		return fmt.Errorf("stripe secret: want JSON {\"api_key\": …, \"webhook_secrets\": […]}")
+	}
+	if v.APIKey != "" {
+		s.SecretKey = v.APIKey
+	}
+	if len(v.WebhookSecrets) > 0 {
+		s.WebhookSecrets = v.WebhookSecrets
+	}
+	return nil
 }
 
 // devSecretsKey encrypts webhook secrets in the local stage when no key is
@@ -164,6 +218,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if err := c.loadWebhooks(get); err != nil {
 		return Config{}, err
 	}
+	if err := c.loadStripe(get); err != nil {
+		return Config{}, err
+	}
 	c.PublicBaseURL = strings.TrimRight(get("CHATSEND_PUBLIC_BASE_URL", fmt.Sprintf("http://127.0.0.1:%d", c.Port)), "/")
 	return c, nil
 }
@@ -198,6 +255,48 @@ func (c *Config) loadWebhooks(get func(k, def string) string) error {
 		return fmt.Errorf("CHATSEND_WEBHOOKS_ALLOW_LOOPBACK=true is only allowed when CHATSEND_STAGE=local")
 	}
 	c.WebhooksAllowLoopback = allow
+	return nil
+}
+
+// loadStripe reads the billing settings.
+func (c *Config) loadStripe(get func(k, def string) string) error {
+	st := Stripe{SecretKey: get("CHATSEND_STRIPE_SECRET_KEY", ""), SecretARN: get("CHATSEND_STRIPE_SECRET_ARN", ""),
+		APIURL: get("CHATSEND_STRIPE_API_URL", ""), Prices: map[string]string{}}
+	for _, w := range strings.Split(get("CHATSEND_STRIPE_WEBHOOK_SECRETS", ""), ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			st.WebhookSecrets = append(st.WebhookSecrets, w)
+		}
+	}
+	for _, p := range StripePlans {
+		if v := get("CHATSEND_STRIPE_PRICE_"+strings.ToUpper(p), ""); v != "" {
+			st.Prices[p] = v
+		}
+	}
+	st.PlanLimits = map[string]map[string]int64{}
+	for _, p := range Plans {
+		env := "CHATSEND_PLAN_LIMITS_" + strings.ToUpper(p)
+		v := get(env, "")
+		if v == "" {
+			continue
+		}
+		st.PlanLimits[p] = map[string]int64{}
+		for _, kv := range strings.Split(v, ",") {
+			k, num, ok := strings.Cut(strings.TrimSpace(kv), "=")
+			n, err := strconv.ParseInt(num, 10, 64)
+			if !ok || err != nil || n < 0 {
+				return fmt.Errorf("%s: want name=number pairs such as contacts=1000,sessions=2", env)
+			}
+			st.PlanLimits[p][k] = n
+		}
+	}
+	var err error
+	if st.Grace, err = time.ParseDuration(get("CHATSEND_BILLING_GRACE", "168h")); err != nil || st.Grace <= 0 {
+		return fmt.Errorf("CHATSEND_BILLING_GRACE: want a positive duration such as 168h")
+	}
+	if st.SecretKey != "" && strings.HasPrefix(st.SecretKey, "sk_live_") && c.Local() {
+		return fmt.Errorf("CHATSEND_STRIPE_SECRET_KEY: a live key is not allowed in the local stage")
+	}
+	c.Stripe = st
 	return nil
 }
 

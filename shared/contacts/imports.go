@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatsend/chatsend/shared/billing"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/ids"
@@ -306,6 +307,12 @@ func (s *Service) RunImport(ctx context.Context, ref ImportRef) error {
 	defer st.Close()
 	rd := &rowReader{st: st, columns: job.Columns, region: job.Region}
 	// While one chunk is written, the next is read and looked up.
+	allow := int64(-1) // contacts this run may still create; -1 = unlimited
+	if s.quota != nil {
+		if allow, err = s.quota.Remaining(ctx, billing.LimitContacts); err != nil {
+			return s.runErr(ctx, log, job, err)
+		}
+	}
 	pending := s.prepare(ctx, rd, nil)
 	defer func() {
 		if pending != nil {
@@ -330,7 +337,7 @@ func (s *Service) RunImport(ctx context.Context, ref ImportRef) error {
 			return nil
 		}
 		pending = s.prepare(ctx, rd, next.rows)
-		if err := s.applyChunk(ctx, &job, next.rows, next.existing); err != nil {
+		if err := s.applyChunk(ctx, &job, next.rows, next.existing, &allow); err != nil {
 			return s.runErr(ctx, log, job, err)
 		}
 	}
@@ -492,14 +499,14 @@ func sharePhone(a, b []importRow) bool {
 // job. The store writes as many rows per atomic write as fit; a contact
 // that changed since it was read (a concurrent API write) makes the rest
 // of the chunk be looked up and planned again.
-func (s *Service) applyChunk(ctx context.Context, job *ImportJob, rows []importRow, existing map[string]Contact) error {
+func (s *Service) applyChunk(ctx context.Context, job *ImportJob, rows []importRow, existing map[string]Contact, allow *int64) error {
 	var err error
 	if existing == nil {
 		existing, err = s.lookup(ctx, rows)
 	}
 	var entries []ImportEntry
 	if err == nil {
-		entries = s.plan(*job, rows, existing)
+		entries = s.plan(*job, rows, existing, *allow)
 	}
 	for retries := 0; err == nil && len(entries) > 0; {
 		var n int
@@ -507,11 +514,18 @@ func (s *Service) applyChunk(ctx context.Context, job *ImportJob, rows []importR
 		if errors.Is(err, ErrStale) && retries < 5 {
 			retries++
 			if existing, err = s.lookup(ctx, rows); err == nil {
-				entries = s.plan(*job, rows, existing)
+				entries = s.plan(*job, rows, existing, *allow)
 			}
 			continue
 		}
 		if err == nil {
+			if *allow >= 0 {
+				for _, e := range entries[:n] {
+					if e.Write != nil && e.Write.Old == nil {
+						*allow--
+					}
+				}
+			}
 			*job = entries[n-1].JobAfter
 			entries, rows = entries[n:], rows[n:]
 		}
@@ -539,7 +553,9 @@ func (s *Service) lookup(ctx context.Context, rows []importRow) (map[string]Cont
 
 // plan decides what each row does to the stored contacts and how the job
 // stands after it.
-func (s *Service) plan(job ImportJob, rows []importRow, existing map[string]Contact) []ImportEntry {
+// allow is how many contacts the plan lets the rows create (-1: no
+// limit); rows beyond it are rejected with the plan-limit reason.
+func (s *Service) plan(job ImportJob, rows []importRow, existing map[string]Contact, allow int64) []ImportEntry {
 	now := s.now().UTC()
 	entries := make([]ImportEntry, len(rows))
 	for i, r := range rows {
@@ -554,7 +570,10 @@ func (s *Service) plan(job ImportJob, rows []importRow, existing map[string]Cont
 			next, reason = merge(job.AccountID, old, r, now)
 			switch {
 			case reason != "":
+			case old == nil && allow == 0:
+				reason = "plan limit reached: the plan allows no more contacts; upgrade the plan (POST /v1/billing/checkout)"
 			case old == nil:
+				allow--
 				job.Created++
 				e.Write = &ContactWrite{New: next}
 			case sameContent(*old, next):

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatsend/chatsend/shared/billing"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/events"
 	"github.com/chatsend/chatsend/shared/ids"
@@ -32,6 +33,17 @@ type Options struct {
 	// in a new run (a new queue message). Zero means: until 20 s before
 	// the context's deadline (the Lambda timeout), or without limit.
 	ImportRunLimit time.Duration
+	// Quota enforces the plan's contact limit on creates and imports
+	// (nil: unlimited).
+	Quota Quota
+}
+
+// Quota enforces a plan limit (package billing).
+type Quota interface {
+	// Check refuses adding more of a limited resource beyond the plan.
+	Check(ctx context.Context, l billing.Limit, adding int64) error
+	// Remaining returns how much of a limit is left.
+	Remaining(ctx context.Context, l billing.Limit) (int64, error)
 }
 
 // Service implements contacts, suppressions and imports.
@@ -43,11 +55,12 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	runLimit time.Duration
+	quota    Quota
 }
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	s := &Service{store: o.Store, objects: o.Objects, imports: o.Imports, events: o.Events, log: o.Logger, now: o.Now, runLimit: o.ImportRunLimit}
+	s := &Service{store: o.Store, objects: o.Objects, imports: o.Imports, events: o.Events, log: o.Logger, now: o.Now, runLimit: o.ImportRunLimit, quota: o.Quota}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -84,6 +97,11 @@ func (s *Service) CreateContact(ctx context.Context, region string, in ContactIn
 	patch := ContactPatch{Phone: &in.Phone, Name: &in.Name, FirstName: &in.FirstName, Tags: &in.Tags, Custom: &in.Custom}
 	if err := applyPatch(&c, patch, region); err != nil {
 		return Contact{}, err
+	}
+	if s.quota != nil {
+		if err := s.quota.Check(ctx, billing.LimitContacts, 1); err != nil {
+			return Contact{}, err
+		}
 	}
 	if err := s.store.CreateContact(ctx, c); err != nil {
 		return Contact{}, fmt.Errorf("create contact: %w", err)

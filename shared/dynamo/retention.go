@@ -37,6 +37,12 @@ var itemClasses = map[string]retention.Class{
 	"pacing_counter":    retention.PacingCounter,
 	"webhook_endpoint":  retention.AccountLifetime,
 	"webhook_delivery":  retention.WebhookLog,
+	"billing_state":     retention.AccountLifetime,
+	"billing_customer":  retention.AccountLifetime,
+	"billing_record":    retention.BillingRecord,
+	"stripe_event":      retention.PaymentEvent,
+	"usage_counter":     retention.UsageCounter,
+	"campaign_quota":    retention.UsageCounter,
 }
 
 // ItemClasses returns the retention class of every item type the adapter

@@ -48,6 +48,10 @@ type Error struct {
 	Fields []FieldError
 	// RetryAfterSeconds, when positive, is sent as a Retry-After header.
 	RetryAfterSeconds int
+	// Limit, when set, names the plan limit a PaymentRequired or
+	// RateLimited error is about; the problem then carries the members
+	// limit, usage, allowed and upgrade_url (RFC 9457 extension members).
+	Limit *LimitInfo
 	// Err is an optional cause kept for logs, never shown.
 	Err error
 }
@@ -62,6 +66,19 @@ func (e *Error) Error() string {
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// LimitInfo describes an exceeded plan limit for the problem's extension
+// members.
+type LimitInfo struct {
+	// Name is the limit ("messages_per_month", "contacts", …).
+	Name string
+	// Usage is what the account uses now.
+	Usage int64
+	// Allowed is the plan's limit.
+	Allowed int64
+	// UpgradeURL is where the customer can raise the limit.
+	UpgradeURL string
+}
 
 // E builds an *Error with a formatted message.
 func E(code Code, format string, args ...any) *Error {

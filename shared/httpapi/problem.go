@@ -27,6 +27,13 @@ type Problem struct {
 	Instance  string         `json:"instance,omitempty" doc:"The request path."`
 	RequestID string         `json:"request_id,omitempty" doc:"Quote this id to support."`
 	Errors    []FieldProblem `json:"errors,omitempty" doc:"Per-field problems of an invalid request."`
+	// Plan-limit extension members (402 plan-limit and 429 rate-limited
+	// problems caused by the plan): which limit, how much is used, how much
+	// the plan allows and where to upgrade.
+	Limit      string `json:"limit,omitempty" doc:"The plan limit that was reached (plan-limit problems)."`
+	Usage      *int64 `json:"usage,omitempty" doc:"Current usage of that limit."`
+	Allowed    *int64 `json:"allowed,omitempty" doc:"What the plan allows."`
+	UpgradeURL string `json:"upgrade_url,omitempty" doc:"Where to change the plan (POST /v1/billing/checkout)."`
 
 	headers http.Header
 }
@@ -91,6 +98,10 @@ func fromError(ctx context.Context, err error) *Problem {
 		p := newProblem(StatusOf(e.Code), string(e.Code), e.Message)
 		for _, f := range e.Fields {
 			p.Errors = append(p.Errors, FieldProblem{Location: f.Field, Message: f.Message})
+		}
+		if l := e.Limit; l != nil {
+			usage, allowed := l.Usage, l.Allowed
+			p.Limit, p.Usage, p.Allowed, p.UpgradeURL = l.Name, &usage, &allowed, l.UpgradeURL
 		}
 		if e.RetryAfterSeconds > 0 {
 			p.headers = http.Header{"Retry-After": {strconv.Itoa(e.RetryAfterSeconds)}}

@@ -22,6 +22,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/chatsend/chatsend/shared/accounts"
+	"github.com/chatsend/chatsend/shared/billing"
 	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/logging"
@@ -44,7 +45,10 @@ type Options struct {
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
 	Webhooks  *webhooks.Service
-	Logger    *slog.Logger
+	Billing   *billing.Service
+	// StripeWebhook serves POST /stripe/webhook (nil: not served).
+	StripeWebhook http.Handler
+	Logger        *slog.Logger
 	// SecureCookies marks the login cookie Secure (off only for local http).
 	SecureCookies bool
 }
@@ -59,21 +63,26 @@ type Server struct {
 	campaigns *campaigns.Service
 	contacts  *contacts.Service
 	webhooks  *webhooks.Service
-	log       *slog.Logger
-	secure    bool
-	handler   http.Handler
+	billing   *billing.Service
+	// stripeWebhook is POST /stripe/webhook.
+	stripeWebhook http.Handler
+	log           *slog.Logger
+	secure        bool
+	handler       http.Handler
 }
 
 // New builds the API with every route registered.
 func New(o Options) *Server {
-	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, webhooks: o.Webhooks, log: o.Logger, secure: o.SecureCookies}
+	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, webhooks: o.Webhooks,
+		billing: o.Billing, stripeWebhook: o.StripeWebhook, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
 	cfg := huma.DefaultConfig("ChatSend API", Version)
 	cfg.CreateHooks = nil // no $schema links injected into responses
 	cfg.DocsPath = ""     // /docs is our own offline page (docs.go)
-	cfg.Info.Description = "Multi-tenant WhatsApp messaging: sessions, contacts, messages, campaigns, webhooks. " +
+	cfg.Info.Description = "Multi-tenant WhatsApp messaging: sessions, contacts, messages, campaigns, webhooks, billing. " +
+		"Plan limits answer 402 plan-limit problems with the members limit, usage, allowed and upgrade_url (429 for daily limits). " +
 		"Authenticate with `Authorization: Bearer <api key>`, or with the dashboard login cookie. " +
 		"Errors are RFC 9457 problems (`application/problem+json`) whose `type` is stable."
 	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
@@ -87,6 +96,9 @@ func New(o Options) *Server {
 	s.messageRoutes()
 	s.campaignRoutes()
 	s.webhookRoutes()
+	if s.billing != nil {
+		s.billingRoutes()
+	}
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }

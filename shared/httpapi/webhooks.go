@@ -223,6 +223,7 @@ var webhookExamples = map[string]any{
 	webhooks.ContactOptedOut:         map[string]any{"phone": "+4915123456789", "keyword": "STOP", "session_id": "ses_01jd8x2m3n4p5q6r7s8t9v0w1x"},
 	webhooks.ContactOptedIn:          map[string]any{"phone": "+4915123456789", "keyword": "START", "session_id": "ses_01jd8x2m3n4p5q6r7s8t9v0w1x"},
 	webhooks.ContactsImportCompleted: map[string]any{"import_id": "imp_01jd8x2m3n4p5q6r7s8t9v0w1x", "processed": 1000, "created": 950, "updated": 40, "unchanged": 0, "rejected": 10, "at": "2025-01-02T03:04:05Z"},
+	webhooks.BillingStatusChanged:    map[string]any{"from": "active", "to": "past_due", "plan": "starter", "subscription_id": "sub_1Q2w3E4r5T6y7U8i", "sending_allowed": true, "at": "2025-01-02T03:04:05Z"},
 	webhooks.Ping:                    map[string]any{"endpoint_id": "whe_01jd8x2m3n4p5q6r7s8t9v0w1x", "message": "ping from ChatSend"},
 }
 

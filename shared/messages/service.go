@@ -58,6 +58,18 @@ type Options struct {
 	// AllowHTTPMedia permits plain-http media URLs (local development).
 	AllowHTTPMedia bool
 	Now            func() time.Time
+	// Quota reserves the month's message quota before a message is
+	// queued (nil: unlimited).
+	Quota Quota
+}
+
+// Quota is the monthly message quota (package billing).
+type Quota interface {
+	// ReserveMessages reserves n messages; a plan-limit or suspended
+	// problem when they do not fit.
+	ReserveMessages(ctx context.Context, n int64) error
+	// ReleaseMessages gives back n reserved messages that are not sent.
+	ReleaseMessages(ctx context.Context, n int64) error
 }
 
 // Service implements the messages API.
@@ -135,13 +147,25 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m Message, replayed b
 	if idem != nil {
 		idem.MessageID = m.ID
 	}
+	// A skipped (suppressed) message is never sent, so it reserves nothing.
+	reserved := s.o.Quota != nil && m.Status == StatusQueued
+	if reserved {
+		if err := s.o.Quota.ReserveMessages(ctx, 1); err != nil {
+			return Message{}, false, err
+		}
+	}
+	log := logging.Or(ctx, s.o.Logger)
 	if err := s.o.Store.CreateMessage(ctx, m, idem); err != nil {
+		if reserved {
+			if rerr := s.o.Quota.ReleaseMessages(ctx, 1); rerr != nil {
+				log.WarnContext(ctx, "message quota not released", "error", rerr.Error())
+			}
+		}
 		if errs.Is(err, errs.Conflict) && idem != nil { // a concurrent request with the same key won
 			return s.mustReplay(ctx, *idem)
 		}
 		return Message{}, false, fmt.Errorf("create message: %w", err)
 	}
-	log := logging.Or(ctx, s.o.Logger)
 	if s.o.Events != nil {
 		if err := events.PublishMessageStatus(ctx, s.o.Events, acct, events.MessageStatusData{MessageID: m.ID, SessionID: m.SessionID,
 			To: m.To, Status: string(m.Status), Reason: m.Reason, At: now}); err != nil {

@@ -48,6 +48,9 @@ const (
 	// BillingRecord is an invoice or minimal billing record kept for tax and
 	// accounting law, even after account erasure.
 	BillingRecord Class = "billing_record"
+	// UsageCounter counts an account's plan usage of one month or day
+	// (messages, campaign recipients).
+	UsageCounter Class = "usage_counter"
 	// ExportFile is a data export bundle and its download record.
 	ExportFile Class = "export_file"
 	// PrivacyAudit is the audit record of a privacy request or an account
@@ -98,6 +101,7 @@ var policies = map[Class]Policy{
 	BillingRecord:   {Class: BillingRecord, Period: 10 * 365 * 24 * time.Hour, Why: "tax and accounting law requires invoices and billing records for up to 10 years, even after erasure"},
 	ExportFile:      {Class: ExportFile, Period: 7 * 24 * time.Hour, Why: "a data export is downloaded once; the file is deleted a week later"},
 	PrivacyAudit:    {Class: PrivacyAudit, Period: 3 * 365 * 24 * time.Hour, Why: "proves that privacy requests and account changes were handled; holds a hashed subject and no content"},
+	UsageCounter:    {Class: UsageCounter, Period: 400 * 24 * time.Hour, Why: "shows usage against the plan's limits and explains a month's usage for a year of billing questions"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatsend/chatsend/shared/billing"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
@@ -63,6 +64,14 @@ type Options struct {
 	// inside API Gateway's 30 s).
 	RPCTimeout time.Duration
 	Now        func() time.Time
+	// Quota enforces the plan's session limit (nil: unlimited).
+	Quota Quota
+}
+
+// Quota enforces a plan limit (package billing).
+type Quota interface {
+	// Check refuses adding more of a limited resource beyond the plan.
+	Check(ctx context.Context, l billing.Limit, adding int64) error
 }
 
 // Service implements the sessions API.
@@ -73,11 +82,12 @@ type Service struct {
 	backend string
 	timeout time.Duration
 	now     func() time.Time
+	quota   Quota
 }
 
 // NewService returns a Service.
 func NewService(o Options) *Service {
-	s := &Service{store: o.Store, notify: o.Notifier, log: o.Logger, backend: o.Backend, timeout: o.RPCTimeout, now: o.Now}
+	s := &Service{store: o.Store, notify: o.Notifier, log: o.Logger, backend: o.Backend, timeout: o.RPCTimeout, now: o.Now, quota: o.Quota}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -102,6 +112,11 @@ func (s *Service) Create(ctx context.Context, label string) (Session, error) {
 	acct, err := tenant.AccountID(ctx)
 	if err != nil {
 		return Session{}, err
+	}
+	if s.quota != nil {
+		if err := s.quota.Check(ctx, billing.LimitSessions, 1); err != nil {
+			return Session{}, err
+		}
 	}
 	now := s.now().UTC()
 	ses := Session{ID: ids.New(ids.Session), AccountID: acct, Label: label, Backend: s.backend,

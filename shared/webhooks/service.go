@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chatsend/chatsend/shared/billing"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/logging"
@@ -71,6 +72,14 @@ type Options struct {
 	Tuning        Tuning
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// Quota enforces the plan's endpoint limit (nil: only maxEndpoints).
+	Quota Quota
+}
+
+// Quota enforces a plan limit (package billing).
+type Quota interface {
+	// Check refuses adding more of a limited resource beyond the plan.
+	Check(ctx context.Context, l billing.Limit, adding int64) error
 }
 
 // Service manages endpoints and delivers events.
@@ -219,6 +228,11 @@ func (s *Service) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoin
 	}
 	if len(existing) >= maxEndpoints {
 		return Endpoint{}, "", errs.E(errs.Conflict, "an account can have at most %d webhook endpoints", maxEndpoints)
+	}
+	if s.o.Quota != nil {
+		if err := s.o.Quota.Check(ctx, billing.LimitWebhookEndpoints, 1); err != nil {
+			return Endpoint{}, "", err
+		}
 	}
 	now := s.o.Now().UTC()
 	e := Endpoint{ID: ids.NewAt(EndpointPrefix, now), AccountID: acct, URL: *in.URL, Events: normalise(in.Events),

@@ -25,6 +25,7 @@ const (
 	ContactOptedOut         = "contact.opted_out"
 	ContactOptedIn          = "contact.opted_in"
 	ContactsImportCompleted = "contacts.import.completed"
+	BillingStatusChanged    = "billing.status_changed"
 	Ping                    = "ping"
 	// AllEvents subscribes an endpoint to every type, present and future.
 	AllEvents = "*"
@@ -32,7 +33,7 @@ const (
 
 // EventTypes lists every event type, in documentation order.
 var EventTypes = []string{MessageQueued, MessageSent, MessageDelivered, MessageRead, MessageFailed, MessageSkipped,
-	MessageReceived, SessionStatus, CampaignCompleted, ContactOptedOut, ContactOptedIn, ContactsImportCompleted, Ping}
+	MessageReceived, SessionStatus, CampaignCompleted, ContactOptedOut, ContactOptedIn, ContactsImportCompleted, BillingStatusChanged, Ping}
 
 // Status is a delivery's state.
 type Status string
