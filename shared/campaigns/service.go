@@ -42,6 +42,10 @@ type Options struct {
 	// Events receives the fan-out's message.status.batch events and
 	// campaign.completed.
 	Events events.Publisher
+	// Gate, when set, refuses campaign starts and resumes of an account
+	// whose processing is restricted (errs.AccountRestricted); the fan-out
+	// pauses a running campaign of such an account.
+	Gate   func(ctx context.Context) error
 	Logger *slog.Logger
 	Now    func() time.Time
 }
@@ -189,6 +193,9 @@ func (s *Service) Start(ctx context.Context, id string) (Campaign, error) {
 	if c.Status != StatusDraft {
 		return Campaign{}, errs.E(errs.Conflict, "campaign is %s; only a draft can be started", c.Status)
 	}
+	if err := s.gate(ctx); err != nil {
+		return Campaign{}, err
+	}
 	ses, err := s.o.Sessions.FindSession(ctx, c.SessionID)
 	if err != nil || ses.Desired == sessions.DesiredDeleted {
 		return Campaign{}, errs.E(errs.Conflict, "the campaign's session no longer exists")
@@ -224,9 +231,20 @@ func (s *Service) Pause(ctx context.Context, id, reason string) (Campaign, error
 	return c, err
 }
 
+// gate runs the restriction check, if configured.
+func (s *Service) gate(ctx context.Context) error {
+	if s.o.Gate == nil {
+		return nil
+	}
+	return s.o.Gate(ctx)
+}
+
 // Resume continues a paused campaign where it stopped.
 func (s *Service) Resume(ctx context.Context, id string) (Campaign, error) {
 	if _, err := s.Get(ctx, id); err != nil {
+		return Campaign{}, err
+	}
+	if err := s.gate(ctx); err != nil {
 		return Campaign{}, err
 	}
 	c, err := s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusPaused}, StatusRunning, "", s.o.Now().UTC())
