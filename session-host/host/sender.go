@@ -198,9 +198,8 @@ func (r *runner) accountRestricted() bool {
 	r.restrictedUntil = r.h.now().Add(restrictionTTL)
 	if a, err := r.h.store.FindAccount(r.ctx); err == nil {
 		r.restricted = a.Restricted()
-	} else if errs.Is(err, errs.NotFound) {
-		r.restricted = true // the account is being erased: send nothing
-	} else {
+	} else if !errs.Is(err, errs.NotFound) { // no account item: nothing restricts it
+
 		r.logErr("account read failed", err)
 	}
 	return r.restricted

@@ -28,6 +28,7 @@ import (
 	"github.com/chatsend/chatsend/shared/httpapi"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/privacy"
 	"github.com/chatsend/chatsend/shared/queue"
 	"github.com/chatsend/chatsend/shared/resources"
 	"github.com/chatsend/chatsend/shared/sessions"
@@ -46,6 +47,7 @@ type Deps struct {
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
 	Webhooks  *webhooks.Service
+	Privacy   *privacy.Service
 	Log       *slog.Logger
 	sqs       *sqs.Client
 }
@@ -64,6 +66,13 @@ type Tuning struct {
 	// WebhookDialRewrite, when set, rewrites every webhook dial address
 	// before the dial-time SSRF check — a test stand-in for DNS answers.
 	WebhookDialRewrite func(addr string) string
+	// Billing is the billing system's data-rights part (nil: not configured).
+	Billing privacy.Billing
+	// PrivacySessionWait bounds an erase's wait for the session host
+	// (default 2 min); PrivacyAfterPhase runs after each privacy phase
+	// (tests crash jobs midway with it).
+	PrivacySessionWait time.Duration
+	PrivacyAfterPhase  func(r privacy.Request, phase string) error
 }
 
 // Build creates the domain services for cfg on clients.
@@ -98,21 +107,22 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 			a, err := deps.Accounts.GetAccount(ctx)
 			return a.DefaultRegion, err
 		},
-		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
+		Events: evpub, Gate: deps.Accounts.CheckProcessing, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now})
 	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Webhooks: webhookEmitter{deps.Webhooks},
 		Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
 	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db},
 		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
-		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now})
+		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Gate: deps.Accounts.CheckProcessing, Logger: log, Now: t.Now})
 	deps.Contacts = buildContacts(cfg, c, db, log, t)
 	deps.Tracking.Consent = consent{deps.Contacts}
+	deps.Privacy = buildPrivacy(cfg, c, deps, log, t)
 	return deps
 }
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
-	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Webhooks: d.Webhooks, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Webhooks: d.Webhooks, Privacy: d.Privacy, Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.

@@ -469,6 +469,12 @@ func (db *DB) queryRange(ctx context.Context, pk, prefix, after string, limit in
 // keys with backoff; each sees every live item found, in no set order.
 // Keys must be distinct.
 func (db *DB) batchGetKeys(ctx context.Context, keys []map[string]types.AttributeValue, consistent bool, each func(map[string]types.AttributeValue) error) error {
+	return db.batchGet(ctx, keys, consistent, true, each)
+}
+
+// batchGet is batchGetKeys that can include expired items (erasure must
+// delete those too).
+func (db *DB) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, consistent, skipExpired bool, each func(map[string]types.AttributeValue) error) error {
 	now := db.now().Unix()
 	for len(keys) > 0 {
 		req := keys[:min(100, len(keys))]
@@ -480,7 +486,7 @@ func (db *DB) batchGetKeys(ctx context.Context, keys []map[string]types.Attribut
 				return fmt.Errorf("batch get: %w", err)
 			}
 			for _, it := range res.Responses[db.table] {
-				if ttl, ok := it["ttl"].(*types.AttributeValueMemberN); ok {
+				if ttl, ok := it["ttl"].(*types.AttributeValueMemberN); ok && skipExpired {
 					if v, _ := strconv.ParseInt(ttl.Value, 10, 64); v != 0 && now >= v {
 						continue // expired; the TTL sweep lags
 					}

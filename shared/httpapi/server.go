@@ -26,6 +26,7 @@ import (
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/privacy"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/webhooks"
 )
@@ -44,6 +45,7 @@ type Options struct {
 	Campaigns *campaigns.Service
 	Contacts  *contacts.Service
 	Webhooks  *webhooks.Service
+	Privacy   *privacy.Service
 	Logger    *slog.Logger
 	// SecureCookies marks the login cookie Secure (off only for local http).
 	SecureCookies bool
@@ -59,6 +61,7 @@ type Server struct {
 	campaigns *campaigns.Service
 	contacts  *contacts.Service
 	webhooks  *webhooks.Service
+	privacy   *privacy.Service
 	log       *slog.Logger
 	secure    bool
 	handler   http.Handler
@@ -66,7 +69,7 @@ type Server struct {
 
 // New builds the API with every route registered.
 func New(o Options) *Server {
-	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, webhooks: o.Webhooks, log: o.Logger, secure: o.SecureCookies}
+	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, webhooks: o.Webhooks, privacy: o.Privacy, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -87,6 +90,7 @@ func New(o Options) *Server {
 	s.messageRoutes()
 	s.campaignRoutes()
 	s.webhookRoutes()
+	s.privacyRoutes()
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }
