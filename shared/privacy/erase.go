@@ -94,6 +94,22 @@ func (s *Service) eraseObjects(ctx context.Context, j *job) error {
 		}
 		j.r.Result.add(&j.r.Result.Deleted, "s3:"+b.Name(), n)
 	}
+	// Earlier exports' download links name the account's (now deleted)
+	// objects: scrub them from the requests that outlive the account.
+	reqs, err := s.o.Store.ListRequests(ctx, j.r.Subject)
+	if err != nil {
+		return fmt.Errorf("list privacy requests: %w", err)
+	}
+	for _, r := range reqs {
+		if r.ID == j.r.ID || r.Result.DownloadURL == "" {
+			continue
+		}
+		r.Result.DownloadURL, r.Result.DownloadExpiresAt = "", nil
+		r.Result.Notes = append(r.Result.Notes, "the export was deleted when the account was erased")
+		if err := s.save(ctx, &r); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
