@@ -57,7 +57,9 @@ func (b *builder) addHTTPAPI(fn awslambda.IFunction) {
 	}}, jsii.Bool(true))
 
 	logs := awslogs.NewLogGroup(b.stack, jsii.String("HttpApiAccessLogs"), &awslogs.LogGroupProps{
-		Retention:     awslogs.RetentionDays_THREE_MONTHS,
+		// API request logs follow the api_request_log retention class
+		// (30 days; TestLogGroupsHaveRetention checks it).
+		Retention:     awslogs.RetentionDays_ONE_MONTH,
 		RemovalPolicy: b.removal,
 	})
 	stage := awsapigatewayv2.NewHttpStage(b.stack, jsii.String("HttpApiDefaultStage"), &awsapigatewayv2.HttpStageProps{

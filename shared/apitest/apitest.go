@@ -63,7 +63,11 @@ func (s *SyncBuffer) String() string {
 // argon2id parameters (tests run under -race) and production limits.
 func New(tb testing.TB, tune app.Tuning, env map[string]string) *Env {
 	tb.Helper()
-	clients, set := localtest.MustResources(tb)
+	clock := tune.Now
+	if clock == nil {
+		clock = time.Now
+	}
+	clients, set := localtest.MustResourcesAt(tb, clock)
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		tb.Fatalf("config: %v", err)

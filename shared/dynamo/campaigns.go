@@ -154,7 +154,8 @@ func (db *DB) SetCampaignStatus(ctx context.Context, id string, from []campaigns
 }
 
 // AddCampaignMessages implements campaigns.Store. Messages go in groups of
-// 24 (two items each, plus the counter update: 49 of a transaction's 100)
+// 24 (three items each — metadata, body, recipient — plus the counter
+// update: 73 of a transaction's 100)
 // with "must not exist" conditions; a group that collides with messages a
 // previous run stored is retried one message at a time, so nothing is
 // stored or counted twice.
@@ -188,14 +189,12 @@ func (db *DB) AddCampaignMessages(ctx context.Context, campaignID string, ms []m
 func (db *DB) addMessages(ctx context.Context, acct, pk, campaignID string, ms []messages.Message) (int, error) {
 	var tx []types.TransactWriteItem
 	counts := map[string]int64{}
-	notExists := aws.String("attribute_not_exists(pk)")
 	for _, m := range ms {
-		meta, body, err := db.messageItems(acct, m)
+		items, err := db.messageItems(acct, m)
 		if err != nil {
 			return 0, err
 		}
-		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &db.table, Item: meta, ConditionExpression: notExists}},
-			types.TransactWriteItem{Put: &types.Put{TableName: &db.table, Item: body, ConditionExpression: notExists}})
+		tx = append(tx, db.putNewItems(items)...)
 		counts["n_"+string(m.Status)]++
 	}
 	names := map[string]string{"#total": "n_total"}

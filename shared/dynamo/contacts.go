@@ -19,6 +19,7 @@ import (
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/ids"
+	"github.com/chatsend/chatsend/shared/phone"
 	"github.com/chatsend/chatsend/shared/retention"
 )
 
@@ -69,10 +70,7 @@ func importErrSK(importID string, line int) string {
 
 // suppressionSK keys a suppression by the SHA-256 of the number, so a
 // later erasure can drop the plaintext and keep the block.
-func suppressionSK(e164 string) string {
-	sum := sha256.Sum256([]byte(e164))
-	return skSuppPfx + hex.EncodeToString(sum[:])
-}
+func suppressionSK(e164 string) string { return skSuppPfx + phone.Hash(e164) }
 
 // txRole says what a failed condition of a transaction item means.
 type txRole int

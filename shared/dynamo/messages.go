@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/phone"
 	"github.com/chatsend/chatsend/shared/resources"
 	"github.com/chatsend/chatsend/shared/retention"
 )
@@ -40,9 +41,15 @@ type messageItem struct {
 	SessionID  string `dynamodbav:"session_id"`
 	CampaignID string `dynamodbav:"campaign_id,omitempty"`
 	ContactID  string `dynamodbav:"contact_id,omitempty"`
-	To         string `dynamodbav:"to"`
-	Status     string `dynamodbav:"status"`
-	Reason     string `dynamodbav:"reason,omitempty"`
+	// To is the recipient in clear only while the message waits to be sent
+	// (the dispatch index projects it to the sender); it is removed when
+	// the message leaves the index. ToHash stays for the metadata's whole
+	// retention; the clear number is kept for display in a separate
+	// recipient item of the shorter recipient_phone class.
+	To     string `dynamodbav:"to,omitempty"`
+	ToHash string `dynamodbav:"to_hash"`
+	Status string `dynamodbav:"status"`
+	Reason string `dynamodbav:"reason,omitempty"`
 	// Times holds at_<status>: when the message last entered each status.
 	// (One attribute per status, set with a plain SET: it works the same
 	// on DynamoDB and emulators that lack list_append.)
@@ -87,6 +94,13 @@ func (it messageItem) history() []messages.Change {
 	return out
 }
 
+// messageRecipientItem holds a message's recipient in clear for the
+// recipient_phone retention (90 days); after it only to_hash remains.
+type messageRecipientItem struct {
+	header
+	To string `dynamodbav:"to"`
+}
+
 type messageBodyItem struct {
 	header
 	Text  string          `dynamodbav:"text,omitempty"`
@@ -108,11 +122,19 @@ func (it messageItem) domain() messages.Message {
 		History: it.history(), CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
-func (db *DB) messageItems(acct string, m messages.Message) (meta, body map[string]types.AttributeValue, err error) {
+// Sort-key suffixes of a message's side items.
+const (
+	skBodySfx      = "#BODY"
+	skRecipientSfx = "#TO"
+)
+
+// messageItems returns the items of a new message: metadata, body and
+// recipient.
+func (db *DB) messageItems(acct string, m messages.Message) ([]map[string]types.AttributeValue, error) {
 	pk := pfxAccount + acct
 	it := messageItem{header: header{PK: pk, SK: skMsgPfx + m.ID, Type: "message", Acct: acct,
 		TTL: ttlOf(retention.ExpiresAt(retention.MessageMetadata, m.CreatedAt))},
-		ID: m.ID, SessionID: m.SessionID, CampaignID: m.CampaignID, ContactID: m.ContactID, To: m.To,
+		ID: m.ID, SessionID: m.SessionID, CampaignID: m.CampaignID, ContactID: m.ContactID, ToHash: phone.Hash(m.To),
 		Status: string(m.Status), Reason: m.Reason, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
 	slots := it.slots()
 	for _, c := range m.History {
@@ -121,13 +143,32 @@ func (db *DB) messageItems(acct string, m messages.Message) (meta, body map[stri
 	}
 	if m.Status == messages.StatusQueued {
 		it.GSI1PK, it.GSI1SK = pfxDispatch+m.SessionID, dispatchLane(m)
+		it.To = m.To
 	}
-	if meta, err = marshal(it); err != nil {
-		return nil, nil, err
+	out := make([]map[string]types.AttributeValue, 0, 3)
+	for _, v := range []any{it,
+		messageBodyItem{header: header{PK: pk, SK: skMsgPfx + m.ID + skBodySfx, Type: "message_body", Acct: acct,
+			TTL: ttlOf(retention.ExpiresAt(retention.MessageBody, m.CreatedAt))}, Text: m.Text, Media: m.Media},
+		messageRecipientItem{header: header{PK: pk, SK: skMsgPfx + m.ID + skRecipientSfx, Type: "message_recipient", Acct: acct,
+			TTL: ttlOf(retention.ExpiresAt(retention.RecipientPhone, m.CreatedAt))}, To: m.To},
+	} {
+		item, err := marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, item)
 	}
-	body, err = marshal(messageBodyItem{header: header{PK: pk, SK: skMsgPfx + m.ID + "#BODY", Type: "message_body", Acct: acct,
-		TTL: ttlOf(retention.ExpiresAt(retention.MessageBody, m.CreatedAt))}, Text: m.Text, Media: m.Media})
-	return meta, body, err
+	return out, nil
+}
+
+// putNewItems returns "must not exist" puts of items.
+func (db *DB) putNewItems(items []map[string]types.AttributeValue) []types.TransactWriteItem {
+	tx := make([]types.TransactWriteItem, 0, len(items))
+	for _, item := range items {
+		tx = append(tx, types.TransactWriteItem{Put: &types.Put{TableName: &db.table, Item: item,
+			ConditionExpression: aws.String("attribute_not_exists(pk)")}})
+	}
+	return tx
 }
 
 func idemSK(key string) string {
@@ -147,15 +188,11 @@ func (db *DB) CreateMessage(ctx context.Context, m messages.Message, idem *messa
 	if err != nil {
 		return err
 	}
-	meta, body, err := db.messageItems(acct, m)
+	items, err := db.messageItems(acct, m)
 	if err != nil {
 		return err
 	}
-	notExists := aws.String("attribute_not_exists(pk)")
-	tx := []types.TransactWriteItem{
-		{Put: &types.Put{TableName: &db.table, Item: meta, ConditionExpression: notExists}},
-		{Put: &types.Put{TableName: &db.table, Item: body, ConditionExpression: notExists}},
-	}
+	tx := db.putNewItems(items)
 	if idem != nil {
 		it, err := marshal(idemItem{header: header{PK: pk, SK: idemSK(idem.Key), Type: "idempotency_key", Acct: acct,
 			TTL: ttlOf(retention.ExpiresAt(retention.IdempotencyKey, m.CreatedAt))}, RequestHash: idem.RequestHash, MessageID: idem.MessageID})
@@ -206,11 +243,22 @@ func (db *DB) FindMessage(ctx context.Context, id string) (messages.Message, err
 			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 				return fmt.Errorf("decode message: %w", err)
 			}
-			body := m
+			side := m
 			m = it.domain()
-			m.Text, m.Media = body.Text, body.Media
+			m.Text, m.Media = side.Text, side.Media
+			if m.To == "" {
+				m.To = side.To
+			}
 			found = true
-		case skMsgPfx + id + "#BODY":
+		case skMsgPfx + id + skRecipientSfx:
+			var it messageRecipientItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return fmt.Errorf("decode message recipient: %w", err)
+			}
+			if m.To == "" {
+				m.To = it.To
+			}
+		case skMsgPfx + id + skBodySfx:
 			var it messageBodyItem
 			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 				return fmt.Errorf("decode message body: %w", err)
@@ -235,18 +283,26 @@ func (db *DB) ListMessages(ctx context.Context, f messages.Filter) (messages.Pag
 	if err != nil {
 		return messages.Page{}, err
 	}
-	filter := []string{"#type = :message", "(attribute_not_exists(#ttl) OR #ttl > :now)"}
-	vals := map[string]types.AttributeValue{":pk": s(pk), ":p": s(skMsgPfx), ":message": s("message"), ":now": n(db.now().Unix())}
+	// Recipient items pass the filter too: they sort just before their
+	// message (newest first) and give it its number in clear.
+	filter := []string{"#type = :message"}
+	vals := map[string]types.AttributeValue{":pk": s(pk), ":p": s(skMsgPfx), ":message": s("message"),
+		":recipient": s("message_recipient"), ":now": n(db.now().Unix())}
 	names := map[string]string{"#type": "type", "#ttl": "ttl"}
-	for attr, v := range map[string]string{"session_id": f.SessionID, "campaign_id": f.CampaignID, "to": f.To, "status": string(f.Status)} {
+	toHash := ""
+	if f.To != "" {
+		toHash = phone.Hash(f.To)
+	}
+	for attr, v := range map[string]string{"session_id": f.SessionID, "campaign_id": f.CampaignID, "to_hash": toHash, "status": string(f.Status)} {
 		if v != "" {
 			names["#"+attr] = attr
 			vals[":"+attr] = s(v)
 			filter = append(filter, "#"+attr+" = :"+attr)
 		}
 	}
+	filterExpr := "(attribute_not_exists(#ttl) OR #ttl > :now) AND ((" + strings.Join(filter, " AND ") + ") OR #type = :recipient)"
 	in := &dynamodb.QueryInput{TableName: &db.table, KeyConditionExpression: aws.String("pk = :pk AND begins_with(sk, :p)"),
-		FilterExpression: aws.String(strings.Join(filter, " AND ")), ExpressionAttributeNames: names,
+		FilterExpression: aws.String(filterExpr), ExpressionAttributeNames: names,
 		ExpressionAttributeValues: vals, ScanIndexForward: aws.Bool(false), Limit: aws.Int32(int32(max(f.Limit*2, 50)))}
 	if f.Cursor != "" {
 		sk, err := base64.RawURLEncoding.DecodeString(f.Cursor)
@@ -256,17 +312,31 @@ func (db *DB) ListMessages(ctx context.Context, f messages.Filter) (messages.Pag
 		in.ExclusiveStartKey = key(pk, string(sk))
 	}
 	var page messages.Page
+	recipients := map[string]string{} // message sk → number in clear
 	for {
 		res, err := db.client.Query(ctx, in)
 		if err != nil {
 			return messages.Page{}, fmt.Errorf("list messages: %w", err)
 		}
 		for _, item := range res.Items {
+			if t, _ := item["type"].(*types.AttributeValueMemberS); t != nil && t.Value == "message_recipient" {
+				var r messageRecipientItem
+				if err := attributevalue.UnmarshalMap(item, &r); err != nil {
+					return messages.Page{}, fmt.Errorf("decode message recipient: %w", err)
+				}
+				recipients[strings.TrimSuffix(r.SK, skRecipientSfx)] = r.To
+				continue
+			}
 			var it messageItem
 			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 				return messages.Page{}, fmt.Errorf("decode message: %w", err)
 			}
-			page.Messages = append(page.Messages, it.domain())
+			m := it.domain()
+			if m.To == "" {
+				m.To = recipients[it.SK]
+			}
+			delete(recipients, it.SK)
+			page.Messages = append(page.Messages, m)
 			if len(page.Messages) == f.Limit {
 				page.Next = base64.RawURLEncoding.EncodeToString([]byte(it.SK))
 				return page, nil
@@ -288,13 +358,17 @@ func (db *DB) transitionTx(pk string, m messageItem, u messages.Update) ([]types
 		return nil, fmt.Errorf("encode time: %w", err)
 	}
 	expr := "SET #st = :to, reason = :r, updated_at = :at, #when = :at"
+	names := map[string]string{"#st": "status", "#when": "at_" + string(u.To)}
 	if u.To != messages.StatusQueued && u.To != messages.StatusSending {
-		expr += " REMOVE gsi1pk, gsi1sk" // leaves the dispatch index
+		// Leaves the dispatch index, and with it the number in clear: the
+		// recipient item keeps it for the shorter recipient_phone period.
+		expr += " REMOVE gsi1pk, gsi1sk, #rcpt"
+		names["#rcpt"] = "to"
 	}
 	tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &db.table, Key: key(pk, skMsgPfx+m.ID),
 		UpdateExpression:          aws.String(expr),
 		ConditionExpression:       aws.String("#st = :cur"),
-		ExpressionAttributeNames:  map[string]string{"#st": "status", "#when": "at_" + string(u.To)},
+		ExpressionAttributeNames:  names,
 		ExpressionAttributeValues: map[string]types.AttributeValue{":to": s(string(u.To)), ":r": s(u.Reason), ":at": at, ":cur": s(m.Status)}}}}
 	if m.CampaignID != "" {
 		tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &db.table, Key: key(pk, skCampaignPfx+m.CampaignID),
@@ -403,7 +477,7 @@ func (db *DB) FindMessageBody(ctx context.Context, id string) (string, *messages
 		return "", nil, err
 	}
 	var it messageBodyItem
-	if err := db.get(ctx, pk, skMsgPfx+id+"#BODY", true, &it, fmt.Sprintf("no body for message %q", id)); err != nil {
+	if err := db.get(ctx, pk, skMsgPfx+id+skBodySfx, true, &it, fmt.Sprintf("no body for message %q", id)); err != nil {
 		return "", nil, err
 	}
 	return it.Text, it.Media, nil

@@ -4,6 +4,8 @@
 package phone
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -36,3 +38,12 @@ func Normalize(raw, region string) (string, string) {
 
 // NormalizeE164 accepts only numbers that already carry a country code.
 func NormalizeE164(raw string) (string, string) { return Normalize(raw, "") }
+
+// Hash is the pseudonym of an E.164 number used wherever a number must stay
+// recognisable without being kept in clear: suppression keys and message
+// records past the recipient-phone retention. It is the hex SHA-256 of the
+// number.
+func Hash(e164 string) string {
+	sum := sha256.Sum256([]byte(e164))
+	return hex.EncodeToString(sum[:])
+}

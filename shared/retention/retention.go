@@ -9,8 +9,8 @@ import "time"
 // Class names a retention class.
 type Class string
 
-// The retention classes used so far. docs/data-model.md lists them with the
-// reason for each period.
+// The retention classes. docs/retention.md lists them with the reason for
+// each period and the stores they cover (a test keeps the two in step).
 const (
 	// AccountLifetime items live as long as the account: account, users, API
 	// key metadata. They carry no TTL; erasure deletes them.
@@ -40,13 +40,8 @@ const (
 	// RecipientPhone is the plaintext recipient phone of a message; after
 	// it the message keeps only a hash of the number.
 	RecipientPhone Class = "recipient_phone"
-	// DeliveryEvent is a delivery/status event (receipt, inbound message
-	// record) kept for troubleshooting.
-	DeliveryEvent Class = "delivery_event"
 	// APIRequestLog is an API request log line (CloudWatch Logs retention).
 	APIRequestLog Class = "api_request_log"
-	// QueueDedup is a de-duplication key of an at-least-once consumer.
-	QueueDedup Class = "queue_dedup"
 	// PaymentEvent is a raw Stripe webhook event and its de-duplication
 	// record.
 	PaymentEvent Class = "payment_event"
@@ -67,9 +62,16 @@ type Policy struct {
 	// Period is how long an item lives after it is written (or last
 	// touched); zero means "no TTL: deleted with the account".
 	Period time.Duration
+	// Max, when set, is the longest period an account may configure for
+	// the class (Period is then the default).
+	Max time.Duration
 	// Why is the reason we keep it that long, as told to users.
 	Why string
 }
+
+// Longest is the longest period an item of the class can be kept: Max
+// when the class is configurable, else Period.
+func (p Policy) Longest() time.Duration { return max(p.Max, p.Period) }
 
 // Login session limits: absolute lifetime and idle timeout.
 const (
@@ -78,26 +80,24 @@ const (
 )
 
 var policies = map[Class]Policy{
-	AccountLifetime: {AccountLifetime, 0, "needed to provide the service while the account exists; deleted on account erasure"},
-	LoginSession:    {LoginSession, LoginAbsolute, "keeps a dashboard user signed in; 12 h absolute and 30 min idle limits reduce the harm of a stolen cookie"},
-	RateLimit:       {RateLimit, time.Hour, "abuse protection counters; only the current window matters"},
-	IdempotencyKey:  {IdempotencyKey, 24 * time.Hour, "lets clients retry a request safely for a day"},
-	QRCode:          {QRCode, 5 * time.Minute, "a pairing QR code is useless once WhatsApp rotates it (60 s, then 20 s each)"},
-	SessionRPC:      {SessionRPC, 10 * time.Minute, "a request to the host holding a session, such as a pairing code or a number check; kept only to answer it"},
-	SessionHost:     {SessionHost, time.Hour, "operational record of a running session host, refreshed while it runs"},
-	ImportJob:       {ImportJob, 30 * 24 * time.Hour, "lets the customer check an import's counts and rejected lines; the uploaded file itself is deleted when the job ends"},
-	MessageMetadata: {MessageMetadata, 400 * 24 * time.Hour, "delivery records for troubleshooting, disputes and usage reports over a year"},
-	MessageBody:     {MessageBody, 30 * 24 * time.Hour, "needed only to send the message and to let the customer check what was sent recently"},
-	PacingCounter:   {PacingCounter, 3 * 24 * time.Hour, "enforces a session's daily send cap; only today's count matters"},
-	WebhookLog:      {WebhookLog, 30 * 24 * time.Hour, "lets the customer inspect and replay recent webhook deliveries; retries end after about 3 days"},
-	RecipientPhone:  {RecipientPhone, 90 * 24 * time.Hour, "the recipient's number in clear helps troubleshoot recent deliveries; after 90 days message records keep only a hash"},
-	DeliveryEvent:   {DeliveryEvent, 90 * 24 * time.Hour, "delivery and status events explain what happened to a message for a quarter"},
-	APIRequestLog:   {APIRequestLog, 30 * 24 * time.Hour, "API request logs are needed to investigate errors and abuse for a month"},
-	QueueDedup:      {QueueDedup, 14 * 24 * time.Hour, "queues redeliver for at most 14 days; a de-duplication key is useless after that"},
-	PaymentEvent:    {PaymentEvent, 30 * 24 * time.Hour, "raw payment-provider events are kept to de-duplicate and debug retries; Stripe retries for 3 days"},
-	BillingRecord:   {BillingRecord, 10 * 365 * 24 * time.Hour, "tax and accounting law requires invoices and billing records for up to 10 years, even after erasure"},
-	ExportFile:      {ExportFile, 7 * 24 * time.Hour, "a data export is downloaded once; the file is deleted a week later"},
-	PrivacyAudit:    {PrivacyAudit, 3 * 365 * 24 * time.Hour, "proves that privacy requests and account changes were handled; holds a hashed subject and no content"},
+	AccountLifetime: {Class: AccountLifetime, Period: 0, Why: "needed to provide the service while the account exists; deleted on account erasure"},
+	LoginSession:    {Class: LoginSession, Period: LoginAbsolute, Why: "keeps a dashboard user signed in; 12 h absolute and 30 min idle limits reduce the harm of a stolen cookie"},
+	RateLimit:       {Class: RateLimit, Period: time.Hour, Why: "abuse protection counters; only the current window matters"},
+	IdempotencyKey:  {Class: IdempotencyKey, Period: 24 * time.Hour, Why: "lets clients retry a request safely for a day"},
+	QRCode:          {Class: QRCode, Period: 5 * time.Minute, Why: "a pairing QR code is useless once WhatsApp rotates it (60 s, then 20 s each)"},
+	SessionRPC:      {Class: SessionRPC, Period: 10 * time.Minute, Why: "a request to the host holding a session, such as a pairing code or a number check; kept only to answer it"},
+	SessionHost:     {Class: SessionHost, Period: time.Hour, Why: "operational record of a running session host, refreshed while it runs"},
+	ImportJob:       {Class: ImportJob, Period: 30 * 24 * time.Hour, Why: "lets the customer check an import's counts and rejected lines; the uploaded file itself is deleted when the job ends"},
+	MessageMetadata: {Class: MessageMetadata, Period: 400 * 24 * time.Hour, Why: "delivery records for troubleshooting, disputes and usage reports over a year"},
+	MessageBody:     {Class: MessageBody, Period: 30 * 24 * time.Hour, Why: "needed only to send the message and to let the customer check what was sent recently"},
+	PacingCounter:   {Class: PacingCounter, Period: 3 * 24 * time.Hour, Why: "enforces a session's daily send cap; only today's count matters"},
+	WebhookLog:      {Class: WebhookLog, Period: 30 * 24 * time.Hour, Why: "lets the customer inspect and replay recent webhook deliveries; retries end after about 3 days"},
+	RecipientPhone:  {Class: RecipientPhone, Period: 90 * 24 * time.Hour, Why: "the recipient's number in clear helps troubleshoot recent deliveries; after 90 days message records keep only a hash"},
+	APIRequestLog:   {Class: APIRequestLog, Period: 30 * 24 * time.Hour, Why: "API request logs are needed to investigate errors and abuse for a month"},
+	PaymentEvent:    {Class: PaymentEvent, Period: 30 * 24 * time.Hour, Why: "raw payment-provider events are kept to de-duplicate and debug retries; Stripe retries for 3 days"},
+	BillingRecord:   {Class: BillingRecord, Period: 10 * 365 * 24 * time.Hour, Why: "tax and accounting law requires invoices and billing records for up to 10 years, even after erasure"},
+	ExportFile:      {Class: ExportFile, Period: 7 * 24 * time.Hour, Why: "a data export is downloaded once; the file is deleted a week later"},
+	PrivacyAudit:    {Class: PrivacyAudit, Period: 3 * 365 * 24 * time.Hour, Why: "proves that privacy requests and account changes were handled; holds a hashed subject and no content"},
 }
 
 // PolicyFor returns the policy of a class. It panics on an unknown class,

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatsend/chatsend/infra/local"
 	"github.com/chatsend/chatsend/shared/awsclient"
@@ -41,8 +42,16 @@ func MustClients(tb testing.TB) awsclient.Clients {
 }
 
 // MustResources provisions a new resource set under a random stage name and
-// returns it with the clients.
+// returns it with the clients. When the test ends, its table is audited
+// (AuditTable): every item any test writes must follow its retention class.
 func MustResources(tb testing.TB) (awsclient.Clients, resources.Set) {
+	tb.Helper()
+	return MustResourcesAt(tb, time.Now)
+}
+
+// MustResourcesAt is MustResources for a test that runs the product on its
+// own clock: the retention audit measures TTLs against that clock.
+func MustResourcesAt(tb testing.TB, now func() time.Time) (awsclient.Clients, resources.Set) {
 	tb.Helper()
 	c := MustClients(tb)
 	b := make([]byte, 4)
@@ -51,6 +60,7 @@ func MustResources(tb testing.TB) (awsclient.Clients, resources.Set) {
 	if err := local.Provision(context.Background(), c, set); err != nil {
 		tb.Fatalf("provision: %v", err)
 	}
+	auditAtCleanup(tb, c.DynamoDB, set.Main.Name, now)
 	return c, set
 }
 
