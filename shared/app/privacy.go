@@ -21,7 +21,7 @@ import (
 func buildPrivacy(cfg config.Config, c awsclient.Clients, d *Deps, log *slog.Logger, t Tuning) *privacy.Service {
 	q, _ := cfg.Resources.QueueByID(resources.QueuePrivacy)
 	o := privacy.Options{Store: d.DB, Accounts: d.Accounts, Sessions: d.Sessions, Campaigns: d.Campaigns,
-		Recipients: recipients{d}, Jobs: queue.PrivacyJobs{Q: queue.New(c.SQS, q.Name)}, Billing: t.Billing,
+		Recipients: privacy.RecipientData{Store: d.DB, Now: t.Now}, Jobs: queue.PrivacyJobs{Q: queue.New(c.SQS, q.Name)}, Billing: t.Billing,
 		Logger: log, SessionWait: t.PrivacySessionWait, AfterPhase: t.PrivacyAfterPhase, Now: t.Now}
 	for _, b := range cfg.Resources.Buckets {
 		bucket := objects.New(c.S3, b.Name)

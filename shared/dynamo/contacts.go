@@ -590,19 +590,17 @@ func (db *DB) Suppressed(ctx context.Context, phones []string) (map[string]bool,
 		return nil, err
 	}
 	out := make(map[string]bool, len(phones))
+	bySK := make(map[string]string, len(phones)) // an erased number's suppression holds only its hash
 	keys := make([]map[string]types.AttributeValue, 0, len(phones))
 	for _, p := range phones {
 		if _, dup := out[p]; !dup {
 			out[p] = false
+			bySK[suppressionSK(p)] = p
 			keys = append(keys, key(pk, suppressionSK(p)))
 		}
 	}
 	err = db.batchGetKeys(ctx, keys, true, func(m map[string]types.AttributeValue) error {
-		var it suppressionItem
-		if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-			return fmt.Errorf("decode suppression: %w", err)
-		}
-		out[it.Phone] = true
+		out[bySK[attrString(m, "sk")]] = true
 		return nil
 	})
 	return out, err

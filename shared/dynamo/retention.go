@@ -37,6 +37,9 @@ var itemClasses = map[string]retention.Class{
 	"pacing_counter":    retention.PacingCounter,
 	"webhook_endpoint":  retention.AccountLifetime,
 	"webhook_delivery":  retention.WebhookLog,
+	"privacy_request":   retention.PrivacyAudit,
+	"audit":             retention.PrivacyAudit,
+	"export":            retention.ExportFile,
 }
 
 // ItemClasses returns the retention class of every item type the adapter

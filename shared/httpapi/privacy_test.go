@@ -415,3 +415,83 @@ func TestPrivacyEraseAccount(t *testing.T) {
 		t.Errorf("B's objects changed")
 	}
 }
+
+func TestPrivacyRecipientErase(t *testing.T) {
+	var crashAfter atomic.Value
+	crashAfter.Store("")
+	e := eraseEnv(t, &crashAfter)
+	e.StartPrivacyWorker()
+	rcv := newReceiver(t, 0)
+	a := e.SignUp("recipient-a@example.com")
+	b := e.SignUp("recipient-b@example.com")
+	const x = "+4915177700001"
+	digits := strings.TrimPrefix(x, "+")
+
+	ses := connectedSession(t, a.API)
+	a.API.Must(201, "POST", "/v1/webhook-endpoints", map[string]any{"url": rcv.URL + "/hook", "events": []string{"*"}})
+	// A sent x a single message, and x is in a campaign with 4 others.
+	m := a.API.Must(202, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": x, "text": "hello x"}).Str("id")
+	waitMessage(t, a.API, m, "read")
+	a.API.Must(201, "POST", "/v1/contacts", map[string]any{"phone": x, "first_name": "Xavier", "tags": []string{"q"}})
+	seedContacts(t, e, a.AccountID, "q", 4, 0)
+	cmp := a.API.Must(201, "POST", "/v1/campaigns", map[string]any{"name": "Q", "session_id": ses, "template": "Hi {{first_name}}",
+		"audience": map[string]any{"tags": []string{"q"}}, "pacing": map[string]any{"min_interval_s": 1, "max_interval_s": 2, "daily_cap": 100, "warm_up": false}}).Str("id")
+	a.API.Must(200, "POST", "/v1/campaigns/"+cmp+"/start", nil)
+	a.API.Must(200, "POST", "/v1/campaigns/"+cmp+"/pause", nil) // before the fan-out job runs: all stay queued
+	waitCampaign(t, a.API, cmp, 30*time.Second, func(r apitest.Response) bool { return counts(r)["queued"] == 5 })
+
+	// B has the same number.
+	b.API.Must(201, "POST", "/v1/contacts", map[string]any{"phone": x, "first_name": "Xavi"})
+	b.API.Must(201, "POST", "/v1/suppressions", map[string]any{"phone": x})
+	apitest.Eventually(t, 30*time.Second, func() string {
+		if n := len(itemsMentioning(scanItems(t, e), `"status":"pending"`)); n > 0 {
+			return fmt.Sprintf("%d webhook deliveries pending", n)
+		}
+		return ""
+	})
+	time.Sleep(500 * time.Millisecond)
+	bBefore := itemsMentioning(scanItems(t, e), b.AccountID)
+
+	// The recipient export has x's data, and nothing of B.
+	ex := a.API.Must(200, "POST", "/v1/contacts/export", map[string]any{"phone": x})
+	if ex.JSON["contact"] == nil || len(ex.JSON["messages"].([]any)) != 2 || len(ex.JSON["webhook_deliveries"].([]any)) == 0 ||
+		!strings.Contains(string(ex.Raw), "hello x") || strings.Contains(string(ex.Raw), "Xavi\"") {
+		t.Fatalf("recipient export: %s", ex.Raw)
+	}
+	a.API.Must(422, "POST", "/v1/contacts/erase", map[string]any{"phone": "not a phone"})
+
+	id := a.API.Must(202, "POST", "/v1/contacts/erase", map[string]any{"phone": x}).Str("id")
+	r := waitPrivacy(t, a.API, id, 30*time.Second)
+	if r.Str("type") != "contact_erase" || strings.Contains(string(r.Raw), digits) {
+		t.Fatalf("erase request: %s", r.Raw)
+	}
+	del := r.JSON["result"].(map[string]any)["deleted"].(map[string]any)
+	if del["table:message"] != 2.0 || del["table:contact"] != 1.0 || del["table:webhook_delivery"].(float64) < 1 {
+		t.Fatalf("counts: %s", r.Raw)
+	}
+	if l := a.API.Must(200, "GET", "/v1/privacy/requests", nil); !strings.Contains(string(l.Raw), id) {
+		t.Fatalf("the contact erasure is not listed: %s", l.Raw)
+	}
+
+	// The queued campaign skips x and sends to the others.
+	a.API.Must(200, "POST", "/v1/campaigns/"+cmp+"/resume", nil)
+	done := waitCampaign(t, a.API, cmp, time.Minute, func(r apitest.Response) bool { return r.Str("status") == "completed" })
+	if n := counts(done); n["skipped"] != 1 || n["read"]+n["delivered"]+n["sent"] != 4 {
+		t.Fatalf("campaign after the erasure: %v", n)
+	}
+	time.Sleep(time.Second) // late events and webhooks of the campaign
+	items := scanItems(t, e)
+	for _, it := range itemsMentioning(items, digits) {
+		if strings.Contains(it, a.AccountID) {
+			t.Errorf("A still holds the number: %.400s", it)
+		}
+	}
+	// It stays suppressed, by hash: a re-import or a send skips it.
+	a.API.Must(201, "POST", "/v1/contacts", map[string]any{"phone": x})
+	if s := a.API.Must(202, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": x, "text": "again"}); s.Str("status") != "skipped" {
+		t.Fatalf("send after erasure: %s", s.Raw)
+	}
+	if strings.Join(itemsMentioning(scanItems(t, e), b.AccountID), "\n") != strings.Join(bBefore, "\n") {
+		t.Error("B changed")
+	}
+}

@@ -18,7 +18,7 @@ var exportFile = map[string]string{
 	"account": "account.json", "user": "users.ndjson", "api_key": "api_keys.ndjson",
 	"login_session": "login_sessions.ndjson", "session": "sessions.ndjson", "contact": "contacts.ndjson",
 	"campaign": "campaigns.ndjson", "message": "messages.ndjson", "message_body": "message_bodies.ndjson",
-	"recipient_phone": "message_recipients.ndjson", "suppression": "suppressions.ndjson",
+	"message_recipient": "message_recipients.ndjson", "suppression": "suppressions.ndjson",
 	"webhook_endpoint": "webhook_endpoints.ndjson", "webhook_delivery": "webhook_deliveries.ndjson",
 	"audit": "audit_trail.ndjson", "import_job": "imports.ndjson", "import_errors": "import_errors.ndjson",
 	"export": "exports.ndjson", TypeBillingRecord: "billing_records.ndjson",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/campaigns"
+	"github.com/chatsend/chatsend/shared/phone"
 	"github.com/chatsend/chatsend/shared/sessions"
 )
 
@@ -116,8 +117,8 @@ func (r *Result) add(m *map[string]int, k string, n int) {
 func SubjectOf(accountID string) string { return hashHex("chatsend/privacy-subject:" + accountID) }
 
 // PhoneHash is the hash suppressions and message items use for an E.164
-// number (hex SHA-256).
-func PhoneHash(e164 string) string { return hashHex(e164) }
+// number.
+func PhoneHash(e164 string) string { return phone.Hash(e164) }
 
 func hashHex(s string) string {
 	sum := sha256.Sum256([]byte(s))
