@@ -104,7 +104,7 @@ func (db *DB) SuppressHashed(ctx context.Context, e164, reason string, at time.T
 	// One update either way: REMOVE the number from an existing item, or
 	// create it without one (if_not_exists keeps an existing reason/time).
 	_, err = db.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: &db.table, Key: key(pk, suppressionSK(e164)),
-		UpdateExpression: aws.String("SET #type = :t, acct = :a, reason = if_not_exists(reason, :r), created_at = if_not_exists(created_at, :c) REMOVE phone"),
+		UpdateExpression:          aws.String("SET #type = :t, acct = :a, reason = if_not_exists(reason, :r), created_at = if_not_exists(created_at, :c) REMOVE phone"),
 		ExpressionAttributeNames:  map[string]string{"#type": "type"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":t": s("suppression"), ":a": s(acct), ":r": s(reason), ":c": created}})
 	if err != nil {
@@ -134,4 +134,3 @@ func (db *DB) DeliveriesMentioning(ctx context.Context, needles []string) ([]str
 	})
 	return out, err
 }
-

@@ -22,8 +22,11 @@ import (
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/apitest"
 	"github.com/chatsend/chatsend/shared/app"
+	"github.com/chatsend/chatsend/shared/ids"
+	"github.com/chatsend/chatsend/shared/messages"
 	"github.com/chatsend/chatsend/shared/objects"
 	"github.com/chatsend/chatsend/shared/privacy"
+	"github.com/chatsend/chatsend/shared/tenant"
 )
 
 // scanItems returns every item of the main table as canonical JSON, in key
@@ -493,5 +496,76 @@ func TestPrivacyRecipientErase(t *testing.T) {
 	}
 	if strings.Join(itemsMentioning(scanItems(t, e), b.AccountID), "\n") != strings.Join(bBefore, "\n") {
 		t.Error("B changed")
+	}
+}
+
+func TestPrivacyRestrict(t *testing.T) {
+	e := campaignEnv(t)
+	e.StartPrivacyWorker()
+	a := e.SignUp("restrict@example.com")
+	ses := connectedSession(t, a.API)
+	seedContacts(t, e, a.AccountID, "r", 5, 0)
+	// Pacing of 2,000 s, compressed by the test host to 1 s: the campaign
+	// is still sending when the restriction lands.
+	newCampaign := func(name string) string {
+		return a.API.Must(201, "POST", "/v1/campaigns", map[string]any{"name": name, "session_id": ses, "template": "Hi",
+			"audience": map[string]any{"tags": []string{"r"}}, "pacing": map[string]any{"min_interval_s": 2000, "max_interval_s": 2000, "daily_cap": 100, "warm_up": false}}).Str("id")
+	}
+	running, draft, mine := newCampaign("running"), newCampaign("draft"), newCampaign("paused by me")
+	a.API.Must(200, "POST", "/v1/campaigns/"+running+"/start", nil)
+	a.API.Must(200, "POST", "/v1/campaigns/"+mine+"/start", nil)
+	a.API.Must(200, "POST", "/v1/campaigns/"+mine+"/pause", nil)
+
+	id := a.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "restrict"}).Str("id")
+	waitPrivacy(t, a.API, id, 30*time.Second)
+	acc := a.API.Must(200, "GET", "/v1/account", nil)
+	if acc.JSON["restricted"] != true || acc.JSON["restricted_at"] == nil {
+		t.Fatalf("account: %s", acc.Raw)
+	}
+	rc := a.API.Must(200, "GET", "/v1/campaigns/"+running, nil)
+	if rc.Str("status") != "paused" || !strings.Contains(string(rc.Raw), "restricted") {
+		t.Fatalf("running campaign after restrict: %s", rc.Raw)
+	}
+	for _, try := range []struct{ method, path string }{
+		{"POST", "/v1/campaigns/" + draft + "/start"}, {"POST", "/v1/campaigns/" + mine + "/resume"},
+	} {
+		r := a.API.Must(403, try.method, try.path, nil)
+		if !strings.HasSuffix(r.Str("type"), "/account-restricted") {
+			t.Fatalf("%s %s: %s", try.method, try.path, r.Raw)
+		}
+	}
+	s := a.API.Must(403, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": "+4915112345678", "text": "hi"})
+	if !strings.HasSuffix(s.Str("type"), "/account-restricted") || !strings.Contains(s.Str("detail"), "unrestrict") {
+		t.Fatalf("send while restricted: %s", s.Raw)
+	}
+	// The host does not send what is already queued for a restricted
+	// account, once its cached view (at most 5 s old) has caught up.
+	time.Sleep(6 * time.Second)
+	ctx := tenant.With(context.Background(), a.AccountID)
+	now := time.Now().UTC()
+	queued := messages.Message{ID: ids.New(ids.Message), AccountID: a.AccountID, SessionID: ses, To: "+4915112345679", Text: "queued before",
+		Status: messages.StatusQueued, CreatedAt: now, UpdatedAt: now, History: []messages.Change{{Status: messages.StatusQueued, At: now}}}
+	if err := e.Deps.DB.CreateMessage(ctx, queued, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the host's send poll is 2 s
+	if m := a.API.Must(200, "GET", "/v1/messages/"+queued.ID, nil); m.Str("status") != "queued" {
+		t.Fatalf("a restricted account's message was sent: %s", m.Raw)
+	}
+
+	id = a.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "unrestrict"}).Str("id")
+	un := waitPrivacy(t, a.API, id, 30*time.Second)
+	if un.JSON["result"].(map[string]any)["counts"].(map[string]any)["campaigns_resumed"] != 1.0 {
+		t.Fatalf("unrestrict: %s", un.Raw)
+	}
+	waitCampaign(t, a.API, running, time.Minute, func(r apitest.Response) bool { return r.Str("status") == "completed" })
+	if m := a.API.Must(200, "GET", "/v1/campaigns/"+mine, nil); m.Str("status") != "paused" {
+		t.Fatalf("a campaign the customer paused was resumed: %s", m.Raw)
+	}
+	waitMessage(t, a.API, queued.ID, "read")
+	a.API.Must(202, "POST", "/v1/messages", map[string]any{"session_id": ses, "to": "+4915112345678", "text": "hi"})
+	a.API.Must(200, "POST", "/v1/campaigns/"+draft+"/start", nil)
+	if acc := a.API.Must(200, "GET", "/v1/account", nil); acc.JSON["restricted"] != false {
+		t.Fatalf("account after unrestrict: %s", acc.Raw)
 	}
 }
