@@ -9,7 +9,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node -p 'process
 export GOFLAGS := -buildvcs=false
 
 # Lambda functions built as bootstrap binaries for provided.al2023 arm64.
-FUNCTIONS := api events fanout imports webhooks stripe-webhook billing-reconcile
+FUNCTIONS := api events fanout imports privacy webhooks stripe-webhook billing-reconcile
 BUILD := .build
 
 .PHONY: dev test test-short vet tools build synth bench clean fmt

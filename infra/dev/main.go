@@ -97,6 +97,8 @@ func run(ctx context.Context, cfg config.Config, c awsclient.Clients, log *slog.
 	go app.PollSQS(ctx, queue.New(c.SQS, impq.Name), deps.ImportsHandler(), 2*time.Second, log.With("component", "imports"))
 	whq, _ := cfg.Resources.QueueByID(resources.QueueWebhooks)
 	go app.PollSQS(ctx, queue.New(c.SQS, whq.Name), deps.WebhooksHandler(), 2*time.Second, log.With("component", "webhooks"))
+	prq, _ := cfg.Resources.QueueByID(resources.QueuePrivacy)
+	go app.PollSQS(ctx, queue.New(c.SQS, prq.Name), deps.PrivacyHandler(), 2*time.Second, log.With("component", "privacy"))
 	hostDone := make(chan error, 1)
 	go func() { hostDone <- h.Run(ctx) }()
 	err = app.RunHTTP(ctx, cfg, deps.API(), log)

@@ -36,9 +36,15 @@ func (b *builder) addImports(api awslambda.Function) {
 // bucket (no bucket-level or wildcard actions, unlike the CDK's grant
 // helpers).
 func (b *builder) grantImportObjects(fn awslambda.Function, actions ...string) {
-	bucket, ok := b.buckets[resources.BucketImports]
+	b.grantObjects(fn, resources.BucketImports, "the uploaded CSV files, keyed <account id>/<import id>.csv", actions...)
+}
+
+// grantObjects allows exactly actions on the objects of one bucket; what
+// says which objects those are, for the cdk-nag suppression.
+func (b *builder) grantObjects(fn awslambda.Function, bucketID, what string, actions ...string) {
+	bucket, ok := b.buckets[bucketID]
 	if !ok {
-		panic("stack: no imports bucket")
+		panic("stack: no bucket " + bucketID)
 	}
 	fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Actions:   jsii.Strings(actions...),
@@ -46,9 +52,9 @@ func (b *builder) grantImportObjects(fn awslambda.Function, actions ...string) {
 	}))
 	cdknag.NagSuppressions_AddResourceSuppressions(fn.Role(), &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-IAM5"),
-		Reason: jsii.String("<imports bucket ARN>/* covers the uploaded CSV files, keyed <account id>/<import id>.csv " +
-			"at runtime; only object-level actions are allowed, on this bucket alone"),
+		Reason: jsii.String("<" + bucketID + " bucket ARN>/* covers " + what +
+			" at runtime; only object-level actions are allowed, on this bucket alone"),
 		AppliesTo: &[]any{cdknag.RegexAppliesTo{Regex: jsii.String(
-			`/^Resource::<` + construct("bucket", resources.BucketImports) + `[0-9A-F]*\.Arn>\/\*$/`)}},
+			`/^Resource::<` + construct("bucket", bucketID) + `[0-9A-F]*\.Arn>\/\*$/`)}},
 	}}, jsii.Bool(true))
 }

@@ -111,6 +111,7 @@ func New(scope constructs.Construct, id string, props Props) awscdk.Stack {
 	b.consume(fanout, resources.QueueCampaignJobs, 1)
 
 	b.addImports(api)
+	b.addPrivacy()
 
 	// Webhook deliveries: a 10 s HTTP timeout per attempt leaves room in
 	// 30 s; retries are re-queued by the function itself (delayed sends).

@@ -41,6 +41,11 @@ type runner struct {
 	turn    int            // round-robin position among running campaigns
 	tz      *time.Location // the account's time zone
 	tzUntil time.Time
+	// restricted caches whether the account restricted processing (read
+	// at most every restrictionTTL), so a restricted account's queued
+	// messages stay queued.
+	restricted      bool
+	restrictedUntil time.Time
 
 	obsMu sync.Mutex // serialises observations (one DynamoDB write at a time)
 	obs   sessions.Observation

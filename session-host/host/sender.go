@@ -100,6 +100,9 @@ func (r *runner) sendNext(attempts map[string]int) (time.Duration, bool) {
 // next send.
 func (r *runner) pick() (messages.Message, *campaigns.Campaign, bool) {
 	ctx := r.ctx
+	if r.accountRestricted() {
+		return messages.Message{}, nil, false
+	}
 	ms, err := r.h.store.Dispatchable(ctx, r.id, messages.SingleLane, 1)
 	if err != nil {
 		r.logErr("dispatch index read failed", err)
@@ -179,6 +182,27 @@ func (r *runner) pairedAt() time.Time {
 	r.obsMu.Lock()
 	defer r.obsMu.Unlock()
 	return r.obs.PairedAt
+}
+
+// restrictionTTL bounds how long a restriction can go unnoticed by a
+// sending session: one account read per session per interval.
+const restrictionTTL = 5 * time.Second
+
+// accountRestricted reports whether the account restricted processing
+// (a privacy request). Queued messages then stay queued, unsent, until an
+// unrestrict. A failed read keeps the last answer.
+func (r *runner) accountRestricted() bool {
+	if r.h.now().Before(r.restrictedUntil) {
+		return r.restricted
+	}
+	r.restrictedUntil = r.h.now().Add(restrictionTTL)
+	if a, err := r.h.store.FindAccount(r.ctx); err == nil {
+		r.restricted = a.Restricted()
+	} else if !errs.Is(err, errs.NotFound) { // no account item: nothing restricts it
+
+		r.logErr("account read failed", err)
+	}
+	return r.restricted
 }
 
 // timeZone is the account's time zone, read at most once a minute.

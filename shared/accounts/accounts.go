@@ -30,8 +30,55 @@ type Account struct {
 	// message is sent, failed or skipped (0–400); nil means the default of
 	// the message_body retention class.
 	BodyRetentionDays *int
-	CreatedAt         time.Time
-	UpdatedAt         time.Time
+	// RestrictedAt is when the account restricted processing (zero: not
+	// restricted). While set, sends and campaign starts are refused.
+	RestrictedAt time.Time
+	// ObjectedAt is when the account objected to processing for product
+	// communication and analytics (zero: never, or lifted).
+	ObjectedAt time.Time
+	// ConsentWithdrawnAt is when the account withdrew its consent to
+	// marketing and usage analytics (zero: never).
+	ConsentWithdrawnAt time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// Restricted reports whether processing is restricted.
+func (a Account) Restricted() bool { return !a.RestrictedAt.IsZero() }
+
+// Communications are the account's choices about optional processing.
+type Communications struct {
+	ProductEmails   bool
+	MarketingEmails bool
+	UsageAnalytics  bool
+}
+
+// Communications derives the optional processing the account allows: an
+// objection or a withdrawn consent switches all of it off.
+func (a Account) Communications() Communications {
+	on := a.ObjectedAt.IsZero() && a.ConsentWithdrawnAt.IsZero()
+	return Communications{ProductEmails: on, MarketingEmails: on, UsageAnalytics: on}
+}
+
+// Flag names a processing flag of an account, set by a privacy request.
+type Flag string
+
+// Processing flags.
+const (
+	FlagRestricted       Flag = "restricted_at"
+	FlagObjected         Flag = "objected_at"
+	FlagConsentWithdrawn Flag = "consent_withdrawn_at"
+)
+
+// AuditEntry is one rectification record: which fields of the account
+// changed, when and by whom — never their values.
+type AuditEntry struct {
+	ID     string
+	Action string
+	Fields []string
+	// Actor is the key id or user id that made the change.
+	Actor string
+	At    time.Time
 }
 
 // BodyRetention is how long message bodies are kept after a message is
@@ -170,6 +217,14 @@ type Store interface {
 	TouchLoginSession(ctx context.Context, tokenHash string, lastSeen, expiresAt time.Time) error
 	// DeleteLoginSession ends a login; deleting a missing one is no error.
 	DeleteLoginSession(ctx context.Context, tokenHash string) error
+
+	// SetAccountFlag sets (at non-zero) or clears (zero at) a processing
+	// flag of the caller's account. Tenant-scoped.
+	SetAccountFlag(ctx context.Context, f Flag, at time.Time) error
+	// AddAudit records a change of the caller's account. Tenant-scoped.
+	AddAudit(ctx context.Context, e AuditEntry) error
+	// ListAudit lists the caller's audit trail, oldest first. Tenant-scoped.
+	ListAudit(ctx context.Context) ([]AuditEntry, error)
 }
 
 // RateLimiter counts hits in fixed windows shared by every process.

@@ -295,8 +295,10 @@ func (s *Service) GetAccount(ctx context.Context) (Account, error) {
 }
 
 // UpdateAccount validates and applies a change to the caller's account (the
-// rectification right).
-func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate) (Account, error) {
+// rectification right). A change is recorded in the account's audit trail
+// with the names of the changed fields and actor (a key or user id), never
+// their values.
+func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate, actor string) (Account, error) {
 	var fc errs.Fields
 	if upd.Name != nil {
 		fc.Add("body.name", CheckName("name", *upd.Name))
@@ -336,12 +338,93 @@ func (s *Service) UpdateAccount(ctx context.Context, upd AccountUpdate) (Account
 	if err := fc.Err(); err != nil {
 		return Account{}, err
 	}
+	before, err := s.store.FindAccount(ctx)
+	if err != nil {
+		return Account{}, fmt.Errorf("update account: %w", err)
+	}
 	a, err := s.store.UpdateAccount(ctx, upd, s.now().UTC())
 	if err != nil {
 		return Account{}, fmt.Errorf("update account: %w", err)
 	}
+	if changed := ChangedFields(before, a); len(changed) > 0 {
+		e := AuditEntry{ID: ids.New("aud"), Action: "account.updated", Fields: changed, Actor: actor, At: a.UpdatedAt}
+		if err := s.store.AddAudit(ctx, e); err != nil {
+			// The change is made; a lost audit line is logged, not undone.
+			s.log.ErrorContext(ctx, "audit record failed", "tenant_id", a.ID, "error", err.Error())
+		}
+	}
 	s.log.InfoContext(ctx, "account updated", "tenant_id", a.ID)
 	return a, nil
+}
+
+// ChangedFields names the API fields that differ between two versions of
+// an account (the rectifiable ones).
+func ChangedFields(before, after Account) []string {
+	var out []string
+	add := func(name string, changed bool) {
+		if changed {
+			out = append(out, name)
+		}
+	}
+	add("name", before.Name != after.Name)
+	add("email", before.Email != after.Email)
+	add("time_zone", before.TimeZone != after.TimeZone)
+	add("default_region", before.DefaultRegion != after.DefaultRegion)
+	add("opt_out_keywords", strings.Join(before.OptOutKeywords, "\x00") != strings.Join(after.OptOutKeywords, "\x00"))
+	add("opt_out_reply", before.OptOutReply != after.OptOutReply)
+	return out
+}
+
+// ListAudit returns the caller's audit trail.
+func (s *Service) ListAudit(ctx context.Context) ([]AuditEntry, error) { return s.store.ListAudit(ctx) }
+
+// SetFlag sets or clears (zero at) a processing flag of the caller's account.
+func (s *Service) SetFlag(ctx context.Context, f Flag, at time.Time) error {
+	if err := s.store.SetAccountFlag(ctx, f, at); err != nil {
+		return fmt.Errorf("set %s: %w", f, err)
+	}
+	return nil
+}
+
+// CheckProcessing refuses work for an account that restricted processing
+// (errs.AccountRestricted); sends and campaign starts call it.
+func (s *Service) CheckProcessing(ctx context.Context) error {
+	a, err := s.store.FindAccount(ctx)
+	if err != nil {
+		return fmt.Errorf("check restriction: %w", err)
+	}
+	if a.Restricted() {
+		return errs.E(errs.AccountRestricted, "processing is restricted for this account since %s (a privacy request); "+
+			"sends and campaign starts are refused until an unrestrict request completes", a.RestrictedAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+var errWrongPassword = errs.E(errs.Forbidden, "the password is wrong; export and erase need the account password (or a dashboard login less than 10 minutes old)")
+
+// VerifyOwnerPassword checks the password of the caller's account owner,
+// for actions that need proof beyond an API key. Every attempt counts
+// toward the login rate limit of the owner's email and the client IP.
+func (s *Service) VerifyOwnerPassword(ctx context.Context, password, clientIP string) error {
+	a, err := s.store.FindAccount(ctx)
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if err := s.CountPasswordAttempt(ctx, a.Email, clientIP); err != nil {
+		return err
+	}
+	if password == "" || len(password) > MaxPasswordLen {
+		return errWrongPassword
+	}
+	u, err := s.store.FindUserByEmail(ctx, a.Email)
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if u.AccountID != a.ID || !VerifyPassword(u.PasswordHash, password) {
+		s.log.WarnContext(ctx, "password check failed", "tenant_id", a.ID, "user_id", u.ID)
+		return errWrongPassword
+	}
+	return nil
 }
 
 // CreateAPIKey makes a key for the caller's account and returns it with its

@@ -264,6 +264,9 @@ func (e *Env) StartWebhooksWorker() { e.startWorker(resources.QueueWebhooks, e.D
 // StartImportsWorker runs functions/imports' handler on the imports queue.
 func (e *Env) StartImportsWorker() { e.startWorker(resources.QueueImports, e.Deps.ImportsHandler()) }
 
+// StartPrivacyWorker runs functions/privacy's handler on the privacy queue.
+func (e *Env) StartPrivacyWorker() { e.startWorker(resources.QueuePrivacy, e.Deps.PrivacyHandler()) }
+
 // StartFanout runs functions/fanout's handler on the campaign-jobs queue.
 func (e *Env) StartFanout() { e.startWorker(resources.QueueCampaignJobs, e.Deps.FanoutHandler()) }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/chatsend/chatsend/shared/httpapi"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/privacy"
 	"github.com/chatsend/chatsend/shared/queue"
 	"github.com/chatsend/chatsend/shared/resources"
 	"github.com/chatsend/chatsend/shared/sessions"
@@ -48,6 +49,7 @@ type Deps struct {
 	Contacts  *contacts.Service
 	Webhooks  *webhooks.Service
 	Billing   *billing.Service
+	Privacy   *privacy.Service
 	Log       *slog.Logger
 	sqs       *sqs.Client
 }
@@ -66,6 +68,13 @@ type Tuning struct {
 	// WebhookDialRewrite, when set, rewrites every webhook dial address
 	// before the dial-time SSRF check — a test stand-in for DNS answers.
 	WebhookDialRewrite func(addr string) string
+	// Billing replaces the billing service's data-rights part (tests).
+	Billing privacy.Billing
+	// PrivacySessionWait bounds an erase's wait for the session host
+	// (default 2 min); PrivacyAfterPhase runs after each privacy phase
+	// (tests crash jobs midway with it).
+	PrivacySessionWait time.Duration
+	PrivacyAfterPhase  func(r privacy.Request, phase string) error
 }
 
 // Build creates the domain services for cfg on clients.
@@ -108,26 +117,27 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 			a, err := deps.Accounts.GetAccount(ctx)
 			return messages.Settings{Region: a.DefaultRegion, BodyRetention: a.BodyRetention()}, err
 		},
-		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now, Quota: billingSvc})
+		Events: evpub, Gate: deps.Accounts.CheckProcessing, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now, Quota: billingSvc})
 	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Webhooks: webhookEmitter{deps.Webhooks},
 		Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)
 	deps.Campaigns = campaigns.NewService(campaigns.Options{Store: db, Sessions: db, Audience: ContactsAudience{Store: db, Counter: db},
 		Messages: db, Jobs: queue.CampaignJobs{Q: queue.New(c.SQS, jobs.Name)},
-		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Logger: log, Now: t.Now, Quota: billingSvc,
+		Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)}, Events: evpub, Gate: deps.Accounts.CheckProcessing, Logger: log, Now: t.Now, Quota: billingSvc,
 		BodyRetention: func(ctx context.Context) (time.Duration, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
 			return a.BodyRetention(), err
 		}})
 	deps.Contacts = buildContacts(cfg, c, db, log, t, billingSvc)
 	deps.Tracking.Consent = consent{deps.Contacts}
+	deps.Privacy = buildPrivacy(cfg, c, deps, log, t)
 	return deps
 }
 
 // API returns the public HTTP API handler.
 func (d *Deps) API() *httpapi.Server {
 	return httpapi.New(httpapi.Options{Accounts: d.Accounts, Sessions: d.Sessions, Messages: d.Messages, Campaigns: d.Campaigns, Contacts: d.Contacts, Webhooks: d.Webhooks,
-		Billing: d.Billing, StripeWebhook: d.StripeWebhook(), Logger: d.Log, SecureCookies: d.Config.SecureCookies})
+		Billing: d.Billing, Privacy: d.Privacy, StripeWebhook: d.StripeWebhook(), Logger: d.Log, SecureCookies: d.Config.SecureCookies})
 }
 
 // Serve serves h on ln until ctx ends, then shuts down gracefully.

@@ -44,7 +44,18 @@ func (s *Service) Fanout(ctx context.Context, id string, deadline time.Time) err
 		}
 	case StatusCancelled:
 		return s.skipQueued(ctx, c)
-	case StatusRunning, StatusPaused:
+	case StatusRunning:
+		if err := s.gate(ctx); errs.Is(err, errs.AccountRestricted) {
+			// A restriction raced this job: stop sending, keep the data.
+			_, err := s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusRunning}, StatusPaused, ReasonRestricted, now)
+			if errs.Is(err, errs.Conflict) {
+				return nil
+			}
+			return err
+		} else if err != nil {
+			return err
+		}
+	case StatusPaused:
 	default:
 		return nil // draft or completed: nothing to fan out
 	}

@@ -45,8 +45,12 @@ type Options struct {
 	// BodyRetention returns how long the account keeps message bodies once
 	// a message is final; nil keeps the class default.
 	BodyRetention func(ctx context.Context) (time.Duration, error)
-	Logger        *slog.Logger
-	Now           func() time.Time
+	// Gate, when set, refuses campaign starts and resumes of an account
+	// whose processing is restricted (errs.AccountRestricted); the fan-out
+	// pauses a running campaign of such an account.
+	Gate   func(ctx context.Context) error
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Quota reserves a campaign's audience at start and settles what was
 	// not queued when the fan-out ends (nil: unlimited).
 	Quota Quota
@@ -203,6 +207,9 @@ func (s *Service) Start(ctx context.Context, id string) (Campaign, error) {
 	if c.Status != StatusDraft {
 		return Campaign{}, errs.E(errs.Conflict, "campaign is %s; only a draft can be started", c.Status)
 	}
+	if err := s.gate(ctx); err != nil {
+		return Campaign{}, err
+	}
 	ses, err := s.o.Sessions.FindSession(ctx, c.SessionID)
 	if err != nil || ses.Desired == sessions.DesiredDeleted {
 		return Campaign{}, errs.E(errs.Conflict, "the campaign's session no longer exists")
@@ -254,9 +261,20 @@ func (s *Service) Pause(ctx context.Context, id, reason string) (Campaign, error
 	return c, err
 }
 
+// gate runs the restriction check, if configured.
+func (s *Service) gate(ctx context.Context) error {
+	if s.o.Gate == nil {
+		return nil
+	}
+	return s.o.Gate(ctx)
+}
+
 // Resume continues a paused campaign where it stopped.
 func (s *Service) Resume(ctx context.Context, id string) (Campaign, error) {
 	if _, err := s.Get(ctx, id); err != nil {
+		return Campaign{}, err
+	}
+	if err := s.gate(ctx); err != nil {
 		return Campaign{}, err
 	}
 	c, err := s.o.Store.SetCampaignStatus(ctx, id, []Status{StatusPaused}, StatusRunning, "", s.o.Now().UTC())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/retention"
 )
 
 var (
@@ -29,29 +30,50 @@ const (
 
 type accountItem struct {
 	header
-	ID            string    `dynamodbav:"id"`
-	Name          string    `dynamodbav:"name"`
-	Email         string    `dynamodbav:"email"`
-	OwnerUserID   string    `dynamodbav:"owner_user_id"`
-	TimeZone      string    `dynamodbav:"time_zone"`
-	DefaultRegion string    `dynamodbav:"default_region,omitempty"`
-	OptOutWords   []string  `dynamodbav:"opt_out_keywords,omitempty"`
-	OptOutReply   string    `dynamodbav:"opt_out_reply,omitempty"`
-	BodyDays      *int      `dynamodbav:"body_retention_days,omitempty"`
-	CreatedAt     time.Time `dynamodbav:"created_at"`
-	UpdatedAt     time.Time `dynamodbav:"updated_at"`
+	ID            string   `dynamodbav:"id"`
+	Name          string   `dynamodbav:"name"`
+	Email         string   `dynamodbav:"email"`
+	OwnerUserID   string   `dynamodbav:"owner_user_id"`
+	TimeZone      string   `dynamodbav:"time_zone"`
+	DefaultRegion string   `dynamodbav:"default_region,omitempty"`
+	OptOutWords   []string `dynamodbav:"opt_out_keywords,omitempty"`
+	OptOutReply   string   `dynamodbav:"opt_out_reply,omitempty"`
+	BodyDays      *int     `dynamodbav:"body_retention_days,omitempty"`
+	// Processing flags (privacy requests); absent when not set.
+	RestrictedAt       *time.Time `dynamodbav:"restricted_at,omitempty"`
+	ObjectedAt         *time.Time `dynamodbav:"objected_at,omitempty"`
+	ConsentWithdrawnAt *time.Time `dynamodbav:"consent_withdrawn_at,omitempty"`
+	CreatedAt          time.Time  `dynamodbav:"created_at"`
+	UpdatedAt          time.Time  `dynamodbav:"updated_at"`
+}
+
+func timeOrZero(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
+
+func zeroOrTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func (it accountItem) domain() accounts.Account {
 	return accounts.Account{ID: it.ID, Name: it.Name, Email: it.Email, OwnerUserID: it.OwnerUserID,
 		TimeZone: it.TimeZone, DefaultRegion: it.DefaultRegion, OptOutKeywords: it.OptOutWords, OptOutReply: it.OptOutReply,
+		RestrictedAt: timeOrZero(it.RestrictedAt), ObjectedAt: timeOrZero(it.ObjectedAt), ConsentWithdrawnAt: timeOrZero(it.ConsentWithdrawnAt),
 		BodyRetentionDays: it.BodyDays, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
 func newAccountItem(a accounts.Account) accountItem {
 	return accountItem{header: header{PK: pfxAccount + a.ID, SK: skAccount, Type: "account", Acct: a.ID},
 		ID: a.ID, Name: a.Name, Email: a.Email, OwnerUserID: a.OwnerUserID, TimeZone: a.TimeZone,
-		DefaultRegion: a.DefaultRegion, OptOutWords: a.OptOutKeywords, OptOutReply: a.OptOutReply, BodyDays: a.BodyRetentionDays, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		DefaultRegion: a.DefaultRegion, OptOutWords: a.OptOutKeywords, OptOutReply: a.OptOutReply, BodyDays: a.BodyRetentionDays,
+		RestrictedAt: zeroOrTime(a.RestrictedAt), ObjectedAt: zeroOrTime(a.ObjectedAt), ConsentWithdrawnAt: zeroOrTime(a.ConsentWithdrawnAt),
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
 
 type userItem struct {
@@ -416,4 +438,75 @@ func (db *DB) Hit(ctx context.Context, k string, limit int, window time.Duration
 		return false, end.Sub(now), nil
 	}
 	return true, 0, nil
+}
+
+// SetAccountFlag implements accounts.Store. It moves updated_at forward
+// too, so a concurrent PATCH (conditioned on the updated_at it read) can
+// never put back the account without the flag.
+func (db *DB) SetAccountFlag(ctx context.Context, f accounts.Flag, at time.Time) error {
+	_, pk, err := tenantPK(ctx)
+	if err != nil {
+		return err
+	}
+	now, err := attributevalue.Marshal(db.now().UTC())
+	if err != nil {
+		return fmt.Errorf("encode updated_at: %w", err)
+	}
+	in := &dynamodb.UpdateItemInput{TableName: &db.table, Key: key(pk, skAccount),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#f": string(f)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":now": now}}
+	if at.IsZero() {
+		in.UpdateExpression = aws.String("REMOVE #f SET updated_at = :now")
+	} else {
+		v, err := attributevalue.Marshal(at.UTC())
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", f, err)
+		}
+		in.UpdateExpression = aws.String("SET #f = :at, updated_at = :now")
+		in.ExpressionAttributeValues[":at"] = v
+	}
+	_, err = db.client.UpdateItem(ctx, in)
+	if conditionFailed(err) {
+		return errs.E(errs.NotFound, "account not found")
+	}
+	if err != nil {
+		return fmt.Errorf("set account flag %s: %w", f, err)
+	}
+	return nil
+}
+
+const skAuditPfx = "AUDIT#"
+
+// auditItem is one line of an account's audit trail (class privacy_audit).
+type auditItem struct {
+	header
+	ID     string    `dynamodbav:"id"`
+	Action string    `dynamodbav:"action"`
+	Fields []string  `dynamodbav:"fields,omitempty"`
+	Actor  string    `dynamodbav:"actor,omitempty"`
+	At     time.Time `dynamodbav:"at"`
+}
+
+func (it auditItem) domain() accounts.AuditEntry {
+	return accounts.AuditEntry{ID: it.ID, Action: it.Action, Fields: it.Fields, Actor: it.Actor, At: it.At}
+}
+
+// AddAudit implements accounts.Store.
+func (db *DB) AddAudit(ctx context.Context, e accounts.AuditEntry) error {
+	acct, pk, err := tenantPK(ctx)
+	if err != nil {
+		return err
+	}
+	item, err := marshal(auditItem{header: header{PK: pk, SK: skAuditPfx + e.ID, Type: "audit", Acct: acct,
+		TTL: ttlOf(retention.ExpiresAt(retention.PrivacyAudit, e.At))}, ID: e.ID, Action: e.Action, Fields: e.Fields, Actor: e.Actor, At: e.At})
+	if err != nil {
+		return err
+	}
+	return db.putNew(ctx, item, "audit entry")
+}
+
+// ListAudit implements accounts.Store.
+func (db *DB) ListAudit(ctx context.Context) ([]accounts.AuditEntry, error) {
+	return listTenant[auditItem, *auditItem, accounts.AuditEntry](ctx, db, skAuditPfx, nil)
 }

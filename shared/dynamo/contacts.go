@@ -467,6 +467,12 @@ func (db *DB) queryRange(ctx context.Context, pk, prefix, after string, limit in
 // keys with backoff; each sees every live item found, in no set order.
 // Keys must be distinct.
 func (db *DB) batchGetKeys(ctx context.Context, keys []map[string]types.AttributeValue, consistent bool, each func(map[string]types.AttributeValue) error) error {
+	return db.batchGet(ctx, keys, consistent, true, each)
+}
+
+// batchGet is batchGetKeys that can include expired items (erasure must
+// delete those too).
+func (db *DB) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, consistent, skipExpired bool, each func(map[string]types.AttributeValue) error) error {
 	now := db.now().Unix()
 	for len(keys) > 0 {
 		req := keys[:min(100, len(keys))]
@@ -478,7 +484,7 @@ func (db *DB) batchGetKeys(ctx context.Context, keys []map[string]types.Attribut
 				return fmt.Errorf("batch get: %w", err)
 			}
 			for _, it := range res.Responses[db.table] {
-				if ttl, ok := it["ttl"].(*types.AttributeValueMemberN); ok {
+				if ttl, ok := it["ttl"].(*types.AttributeValueMemberN); ok && skipExpired {
 					if v, _ := strconv.ParseInt(ttl.Value, 10, 64); v != 0 && now >= v {
 						continue // expired; the TTL sweep lags
 					}
@@ -584,19 +590,17 @@ func (db *DB) Suppressed(ctx context.Context, phones []string) (map[string]bool,
 		return nil, err
 	}
 	out := make(map[string]bool, len(phones))
+	bySK := make(map[string]string, len(phones)) // an erased number's suppression holds only its hash
 	keys := make([]map[string]types.AttributeValue, 0, len(phones))
 	for _, p := range phones {
 		if _, dup := out[p]; !dup {
 			out[p] = false
+			bySK[suppressionSK(p)] = p
 			keys = append(keys, key(pk, suppressionSK(p)))
 		}
 	}
 	err = db.batchGetKeys(ctx, keys, true, func(m map[string]types.AttributeValue) error {
-		var it suppressionItem
-		if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-			return fmt.Errorf("decode suppression: %w", err)
-		}
-		out[it.Phone] = true
+		out[bySK[attrString(m, "sk")]] = true
 		return nil
 	})
 	return out, err

@@ -43,6 +43,9 @@ var itemClasses = map[string]retention.Class{
 	"stripe_event":      retention.PaymentEvent,
 	"usage_counter":     retention.UsageCounter,
 	"campaign_quota":    retention.UsageCounter,
+	"privacy_request":   retention.PrivacyAudit,
+	"audit":             retention.PrivacyAudit,
+	"export":            retention.ExportFile,
 }
 
 // ItemClasses returns the retention class of every item type the adapter

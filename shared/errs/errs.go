@@ -27,6 +27,12 @@ const (
 	RateLimited      Code = "rate-limited"           // too many requests (429)
 	Internal         Code = "internal"               // a bug or an outage (500)
 	Unavailable      Code = "unavailable"            // a dependency is down; retry later (503)
+	// ReauthRequired: the action needs proof beyond an API key (the
+	// account password or a recent dashboard login) (403).
+	ReauthRequired Code = "reauthentication-required"
+	// AccountRestricted: the account asked to restrict processing; sends
+	// and campaign starts are refused until it is lifted (403).
+	AccountRestricted Code = "account-restricted"
 )
 
 // FieldError names one invalid field of a request body.

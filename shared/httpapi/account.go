@@ -14,22 +14,55 @@ import (
 
 // AccountJSON is an account as the API shows it.
 type AccountJSON struct {
-	ID             string    `json:"id" example:"acct_01jd8x2m3n4p5q6r7s8t9v0w1x"`
-	Name           string    `json:"name"`
-	Email          string    `json:"email" doc:"The owner's login email."`
-	TimeZone       string    `json:"time_zone" doc:"IANA time zone for quiet hours and reports." example:"Europe/Berlin"`
-	DefaultRegion  string    `json:"default_region,omitempty" doc:"ISO 3166 region for phone numbers written without a country code." example:"DE"`
-	OptOutKeywords []string  `json:"opt_out_keywords" doc:"Whole-message replies that opt a contact out (case and accents ignored). START opts back in."`
-	OptOutReply    string    `json:"opt_out_reply,omitempty" doc:"Sent back to a contact who opted out; empty for no reply."`
-	BodyRetention  int       `json:"message_body_retention_days" doc:"Days message bodies (text, media reference) are kept after a message is sent, failed or skipped; 0 deletes them at once. Metadata follows its own retention (docs/retention.md)." example:"30"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID                 string             `json:"id" example:"acct_01jd8x2m3n4p5q6r7s8t9v0w1x"`
+	Name               string             `json:"name"`
+	Email              string             `json:"email" doc:"The owner's login email."`
+	TimeZone           string             `json:"time_zone" doc:"IANA time zone for quiet hours and reports." example:"Europe/Berlin"`
+	DefaultRegion      string             `json:"default_region,omitempty" doc:"ISO 3166 region for phone numbers written without a country code." example:"DE"`
+	OptOutKeywords     []string           `json:"opt_out_keywords" doc:"Whole-message replies that opt a contact out (case and accents ignored). START opts back in."`
+	OptOutReply        string             `json:"opt_out_reply,omitempty" doc:"Sent back to a contact who opted out; empty for no reply."`
+	BodyRetention      int                `json:"message_body_retention_days" doc:"Days message bodies (text, media reference) are kept after a message is sent, failed or skipped; 0 deletes them at once. Metadata follows its own retention (docs/retention.md)." example:"30"`
+	Restricted         bool               `json:"restricted" doc:"True while processing is restricted (a privacy request): sends and campaign starts are refused."`
+	RestrictedAt       *time.Time         `json:"restricted_at" doc:"When processing was restricted; null if it is not."`
+	ObjectedAt         *time.Time         `json:"objected_at" doc:"When the account objected to optional processing; null if never."`
+	ConsentWithdrawnAt *time.Time         `json:"consent_withdrawn_at" doc:"When the account withdrew consent; null if never."`
+	Communications     CommunicationsJSON `json:"communications" doc:"Optional processing the account allows: off after an objection or a withdrawn consent."`
+	CreatedAt          time.Time          `json:"created_at"`
+	UpdatedAt          time.Time          `json:"updated_at"`
+}
+
+// CommunicationsJSON says which optional processing the account allows.
+type CommunicationsJSON struct {
+	ProductEmails   bool `json:"product_emails"`
+	MarketingEmails bool `json:"marketing_emails"`
+	UsageAnalytics  bool `json:"usage_analytics"`
 }
 
 func accountJSON(a accounts.Account) AccountJSON {
+	c := a.Communications()
 	return AccountJSON{ID: a.ID, Name: a.Name, Email: a.Email, TimeZone: a.TimeZone, DefaultRegion: a.DefaultRegion,
 		OptOutKeywords: optout.Keywords(a.OptOutKeywords), OptOutReply: a.OptOutReply,
-		BodyRetention: int(a.BodyRetention().Hours() / 24), CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		BodyRetention: int(a.BodyRetention().Hours() / 24), Restricted: a.Restricted(), RestrictedAt: timePtr(a.RestrictedAt), ObjectedAt: timePtr(a.ObjectedAt),
+		ConsentWithdrawnAt: timePtr(a.ConsentWithdrawnAt),
+		Communications:     CommunicationsJSON{ProductEmails: c.ProductEmails, MarketingEmails: c.MarketingEmails, UsageAnalytics: c.UsageAnalytics},
+		CreatedAt:          a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
+// timePtr is nil for the zero time, so the JSON says null.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// actorOf names the caller for audit records: its key id or user id.
+func actorOf(ctx context.Context) string {
+	p, _ := PrincipalFrom(ctx)
+	if p.KeyID != "" {
+		return p.KeyID
+	}
+	return p.UserID
 }
 
 // UserJSON is a dashboard user.
@@ -211,7 +244,8 @@ func (s *Server) routes() {
 		func(ctx context.Context, in *patchAccountInput) (*accountOutput, error) {
 			a, err := s.accounts.UpdateAccount(ctx, accounts.AccountUpdate{Name: in.Body.Name, Email: in.Body.Email,
 				TimeZone: in.Body.TimeZone, DefaultRegion: in.Body.DefaultRegion, OptOutKeywords: in.Body.OptOutKeywords, OptOutReply: in.Body.OptOutReply,
-				BodyRetentionDays: in.Body.BodyRetention})
+				BodyRetentionDays: in.Body.BodyRetention},
+				actorOf(ctx))
 			if err != nil {
 				return nil, err
 			}

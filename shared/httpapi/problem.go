@@ -62,6 +62,7 @@ var codeStatus = map[errs.Code]int{
 	errs.Invalid: 422, errs.Malformed: 400, errs.Unauthorized: 401, errs.PaymentRequired: 402,
 	errs.Forbidden: 403, errs.NotFound: 404, errs.Conflict: 409, errs.TooLarge: 413,
 	errs.UnsupportedMedia: 415, errs.RateLimited: 429, errs.Internal: 500, errs.Unavailable: 503,
+	errs.ReauthRequired: 403, errs.AccountRestricted: 403,
 }
 
 // statusSlug names problems that only the HTTP layer produces.

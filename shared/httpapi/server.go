@@ -27,6 +27,7 @@ import (
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/logging"
 	"github.com/chatsend/chatsend/shared/messages"
+	"github.com/chatsend/chatsend/shared/privacy"
 	"github.com/chatsend/chatsend/shared/sessions"
 	"github.com/chatsend/chatsend/shared/webhooks"
 )
@@ -46,6 +47,7 @@ type Options struct {
 	Contacts  *contacts.Service
 	Webhooks  *webhooks.Service
 	Billing   *billing.Service
+	Privacy   *privacy.Service
 	// StripeWebhook serves POST /stripe/webhook (nil: not served).
 	StripeWebhook http.Handler
 	Logger        *slog.Logger
@@ -64,6 +66,7 @@ type Server struct {
 	contacts  *contacts.Service
 	webhooks  *webhooks.Service
 	billing   *billing.Service
+	privacy   *privacy.Service
 	// stripeWebhook is POST /stripe/webhook.
 	stripeWebhook http.Handler
 	log           *slog.Logger
@@ -74,7 +77,7 @@ type Server struct {
 // New builds the API with every route registered.
 func New(o Options) *Server {
 	s := &Server{mux: http.NewServeMux(), accounts: o.Accounts, sessions: o.Sessions, messages: o.Messages, campaigns: o.Campaigns, contacts: o.Contacts, webhooks: o.Webhooks,
-		billing: o.Billing, stripeWebhook: o.StripeWebhook, log: o.Logger, secure: o.SecureCookies}
+		billing: o.Billing, privacy: o.Privacy, stripeWebhook: o.StripeWebhook, log: o.Logger, secure: o.SecureCookies}
 	if s.log == nil {
 		s.log = logging.Discard()
 	}
@@ -99,6 +102,7 @@ func New(o Options) *Server {
 	if s.billing != nil {
 		s.billingRoutes()
 	}
+	s.privacyRoutes()
 	s.handler = s.recoverer(s.logRequests(s.secureHeaders(http.HandlerFunc(s.route))))
 	return s
 }

@@ -55,6 +55,9 @@ type Options struct {
 	// Events receives a message.status event for each new message.
 	Events events.Publisher
 	Logger *slog.Logger
+	// Gate, when set, refuses new sends of an account whose processing is
+	// restricted (errs.AccountRestricted).
+	Gate func(ctx context.Context) error
 	// AllowHTTPMedia permits plain-http media URLs (local development).
 	AllowHTTPMedia bool
 	Now            func() time.Time
@@ -111,6 +114,11 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m Message, replayed b
 	to, err := s.validate(&in, set.Region)
 	if err != nil {
 		return Message{}, false, err
+	}
+	if s.o.Gate != nil {
+		if err := s.o.Gate(ctx); err != nil {
+			return Message{}, false, err
+		}
 	}
 	var idem *Idempotency
 	if in.IdempotencyKey != "" {

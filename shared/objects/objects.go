@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -16,6 +17,7 @@ import (
 	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/contacts"
 	"github.com/chatsend/chatsend/shared/errs"
+	"github.com/chatsend/chatsend/shared/privacy"
 )
 
 // Bucket is one S3 bucket.
@@ -24,7 +26,10 @@ type Bucket struct {
 	name   string
 }
 
-var _ contacts.Objects = (*Bucket)(nil)
+var (
+	_ contacts.Objects = (*Bucket)(nil)
+	_ privacy.Objects  = (*Bucket)(nil)
+)
 
 // New returns the bucket with the given name.
 func New(client *s3.Client, name string) *Bucket { return &Bucket{client: client, name: name} }
@@ -72,4 +77,47 @@ func (b *Bucket) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete s3://%s/%s: %w", b.name, key, err)
 	}
 	return nil
+}
+
+// PresignGet returns a URL that downloads key with a plain GET until ttl
+// passes (SigV4 query signing: X-Amz-Expires). Nothing is sent to S3.
+func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) (string, error) {
+	req, err := s3.NewPresignClient(b.client).PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &b.name, Key: &key},
+		s3.WithPresignExpires(ttl))
+	if err != nil {
+		return "", fmt.Errorf("presign s3://%s/%s: %w", b.name, key, err)
+	}
+	return req.URL, nil
+}
+
+// List returns the keys under prefix.
+func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
+	var out []string
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("list s3://%s/%s: %w", b.name, prefix, err)
+		}
+		for _, o := range page.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	return out, nil
+}
+
+// DeletePrefix deletes every object under prefix and counts them. Objects
+// are deleted one by one: emulators differ in DeleteObjects support, and
+// an account has few objects (exports, pending imports).
+func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) (int, error) {
+	keys, err := b.List(ctx, prefix)
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range keys {
+		if err := b.Delete(ctx, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(keys), nil
 }

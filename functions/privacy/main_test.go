@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/chatsend/chatsend/shared/apitest"
+	"github.com/chatsend/chatsend/shared/app"
+)
+
+// mustEvent reads the sample SQS event with its body naming a request.
+func mustEvent(t *testing.T, body string) events.SQSEvent {
+	t.Helper()
+	b, err := os.ReadFile("testdata/sqs-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.SQSEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.Records[0].Body = body
+	return ev
+}
+
+// TestSQSEvents drives the handler the Lambda runs with the sample event:
+// a run that cannot finish is reported for retry; the next run completes
+// the request; a redelivery changes nothing.
+func TestSQSEvents(t *testing.T) {
+	e := apitest.New(t, app.Tuning{}, map[string]string{"CHATSEND_STAGE": "local"})
+	ten := e.SignUp("lambda-privacy@example.com")
+	id := ten.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "object"}).Str("id")
+	body := strings.NewReplacer("ACCOUNT_ID", ten.AccountID, "REQUEST_ID", id).Replace(`{"request_id":"REQUEST_ID","account_id":"ACCOUNT_ID"}`)
+	h := e.Deps.PrivacyHandler()
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if res, err := h(cancelled, mustEvent(t, body)); err != nil || len(res.BatchItemFailures) != 1 {
+		t.Fatalf("cancelled run: %v %+v", err, res)
+	}
+	for i := 0; i < 2; i++ { // the run, then a redelivery
+		if res, err := h(context.Background(), mustEvent(t, body)); err != nil || len(res.BatchItemFailures) != 0 {
+			t.Fatalf("run %d: %v %+v", i, err, res)
+		}
+	}
+	r := ten.API.Must(200, "GET", "/v1/privacy/requests/"+id, nil)
+	if r.Str("status") != "completed" {
+		t.Fatalf("request after the event: %s", r.Raw)
+	}
+	a := ten.API.Must(200, "GET", "/v1/account", nil)
+	if a.JSON["objected_at"] == nil || a.JSON["communications"].(map[string]any)["marketing_emails"] != false {
+		t.Fatalf("account after object: %s", a.Raw)
+	}
+}
