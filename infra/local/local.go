@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/sivchari/kumo"
@@ -98,6 +99,12 @@ func Provision(ctx context.Context, c awsclient.Clients, set resources.Set) erro
 		_, err := c.S3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: &b.Name})
 		if err != nil && !awsclient.HasCode(err, "BucketAlreadyOwnedByYou", "BucketAlreadyExists") {
 			return fmt.Errorf("create bucket %s: %w", b.Name, err)
+		}
+		// Versioned like the deployed buckets, so erasure is tested against
+		// noncurrent versions and delete markers too.
+		if _, err := c.S3.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{Bucket: &b.Name,
+			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled}}); err != nil {
+			return fmt.Errorf("version bucket %s: %w", b.Name, err)
 		}
 	}
 	return nil

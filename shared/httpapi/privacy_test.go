@@ -16,15 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/apitest"
 	"github.com/chatsend/chatsend/shared/app"
 	"github.com/chatsend/chatsend/shared/ids"
 	"github.com/chatsend/chatsend/shared/messages"
-	"github.com/chatsend/chatsend/shared/objects"
 	"github.com/chatsend/chatsend/shared/privacy"
 	"github.com/chatsend/chatsend/shared/tenant"
 )
@@ -67,17 +68,24 @@ func itemsMentioning(items []string, s string) []string {
 	return out
 }
 
-// allObjects lists every object of every bucket as bucket/key.
+// allObjects lists every object version and delete marker of every bucket
+// (the buckets are versioned) as bucket/key@version.
 func allObjects(t *testing.T, e *apitest.Env) []string {
 	t.Helper()
 	var out []string
 	for _, b := range e.Deps.Config.Resources.Buckets {
-		keys, err := objects.New(e.Clients.S3, b.Name).List(context.Background(), "")
+		res, err := e.Clients.S3.ListObjectVersions(context.Background(), &s3.ListObjectVersionsInput{Bucket: aws.String(b.Name)})
 		if err != nil {
 			t.Fatalf("list %s: %v", b.Name, err)
 		}
-		for _, k := range keys {
-			out = append(out, b.Name+"/"+k)
+		if aws.ToBool(res.IsTruncated) {
+			t.Fatalf("bucket %s holds more versions than one listing", b.Name)
+		}
+		for _, v := range res.Versions {
+			out = append(out, b.Name+"/"+aws.ToString(v.Key)+"@"+aws.ToString(v.VersionId))
+		}
+		for _, m := range res.DeleteMarkers {
+			out = append(out, b.Name+"/"+aws.ToString(m.Key)+"@"+aws.ToString(m.VersionId)+" (delete marker)")
 		}
 	}
 	return out
@@ -567,5 +575,55 @@ func TestPrivacyRestrict(t *testing.T) {
 	a.API.Must(200, "POST", "/v1/campaigns/"+draft+"/start", nil)
 	if acc := a.API.Must(200, "GET", "/v1/account", nil); acc.JSON["restricted"] != false {
 		t.Fatalf("account after unrestrict: %s", acc.Raw)
+	}
+}
+
+// TestPrivacyEraseWithBilling: erasing a paying account deletes its Stripe
+// customer and leaves, of the account, only its invoice (the legal
+// remainder, said in the result) and the hashed request record.
+func TestPrivacyEraseWithBilling(t *testing.T) {
+	e, sm := billingEnv(t, nil)
+	a := e.SignUp("erase-paying@example.com")
+	cus := customerOf(t, e, a)
+	subscription(sm, "sub_erase", cus, "active", "price_starter")
+	sm.SetObject("in_erase", map[string]any{"customer": cus, "status": "paid", "number": "CS-0042", "amount_paid": 2900,
+		"amount_due": 2900, "currency": "eur", "created": time.Now().Unix()})
+	body := stripeEvent("evt_erase_paid", "invoice.paid", map[string]any{"id": "in_erase", "object": "invoice", "customer": cus})
+	if r := postStripe(e, body, signed(body, whsecNew, time.Now())); r.Status != 200 {
+		t.Fatalf("invoice.paid: %d %s", r.Status, r.Raw)
+	}
+	if r := a.API.Must(200, "GET", "/v1/billing", nil); r.Str("status") != "active" {
+		t.Fatalf("billing: %s", r.Raw)
+	}
+
+	er := a.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "erase", "password": a.Password}).Str("id")
+	ctx := context.Background()
+	if err := e.Deps.Privacy.Handle(ctx, privacy.Job{RequestID: er, AccountID: a.AccountID}); err != nil {
+		t.Fatal(err)
+	}
+	done, err := e.Deps.DB.FindRequest(ctx, er)
+	if err != nil || done.Status != privacy.StatusCompleted {
+		t.Fatalf("erase: %+v %v", done, err)
+	}
+	if kept := strings.Join(done.Result.Kept, "\n"); !strings.Contains(kept, "billing record") || !strings.Contains(kept, "10 years") {
+		t.Errorf("result does not say the invoice is kept and why: %v", done.Result.Kept)
+	}
+	if sm.Requests("DELETE", "/v1/customers/"+cus) < 1 {
+		t.Errorf("the Stripe customer was not deleted")
+	}
+	var left []string
+	for _, it := range itemsMentioning(scanItems(t, e), a.AccountID) {
+		if !strings.Contains(it, `"type":"billing_record"`) {
+			left = append(left, it)
+		}
+	}
+	if len(left) != 0 {
+		t.Errorf("left of A besides its invoice: %.500v", left)
+	}
+	if n := len(itemsMentioning(scanItems(t, e), `"type":"billing_record"`)); n != 1 {
+		t.Errorf("%d billing records after erasure, want the one invoice", n)
+	}
+	if strings.Contains(strings.Join(scanItems(t, e), "\n"), cus) {
+		t.Errorf("the Stripe customer id is still stored")
 	}
 }

@@ -70,13 +70,12 @@ func (b *Bucket) Get(ctx context.Context, key string, offset int64) (io.ReadClos
 	return res.Body, nil
 }
 
-// Delete removes the object; deleting a missing object is no error (S3
-// answers 204 either way).
+// Delete removes the object for good, every version of it (the buckets are
+// versioned: a plain delete would only hide the data behind a marker);
+// deleting a missing object is no error.
 func (b *Bucket) Delete(ctx context.Context, key string) error {
-	if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: &key}); err != nil {
-		return fmt.Errorf("delete s3://%s/%s: %w", b.name, key, err)
-	}
-	return nil
+	_, err := b.purge(ctx, key, func(k string) bool { return k == key })
+	return err
 }
 
 // PresignGet returns a URL that downloads key with a plain GET until ttl
@@ -106,18 +105,59 @@ func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	return out, nil
 }
 
-// DeletePrefix deletes every object under prefix and counts them. Objects
-// are deleted one by one: emulators differ in DeleteObjects support, and
-// an account has few objects (exports, pending imports).
+// DeletePrefix deletes every object under prefix for good, like Delete,
+// and counts the objects (keys) it removed.
 func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) (int, error) {
-	keys, err := b.List(ctx, prefix)
+	return b.purge(ctx, prefix, func(string) bool { return true })
+}
+
+// purge deletes every version and delete marker of the keys under prefix
+// that match, then any current object a versions listing did not show (an
+// unversioned emulator), and counts the keys. Versions are deleted one by
+// one: emulators differ in DeleteObjects support, and the callers delete
+// few objects (an import's file, an account's exports).
+func (b *Bucket) purge(ctx context.Context, prefix string, match func(key string) bool) (int, error) {
+	keys := map[string]bool{}
+	in := &s3.ListObjectVersionsInput{Bucket: &b.name, Prefix: &prefix}
+	for {
+		page, err := b.client.ListObjectVersions(ctx, in)
+		if err != nil {
+			return 0, fmt.Errorf("list versions s3://%s/%s: %w", b.name, prefix, err)
+		}
+		type version struct{ key, id *string }
+		var vs []version
+		for _, v := range page.Versions {
+			vs = append(vs, version{v.Key, v.VersionId})
+		}
+		for _, m := range page.DeleteMarkers {
+			vs = append(vs, version{m.Key, m.VersionId})
+		}
+		for _, v := range vs {
+			if !match(aws.ToString(v.key)) {
+				continue
+			}
+			if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: v.key, VersionId: v.id}); err != nil {
+				return 0, fmt.Errorf("delete s3://%s/%s@%s: %w", b.name, aws.ToString(v.key), aws.ToString(v.id), err)
+			}
+			keys[aws.ToString(v.key)] = true
+		}
+		if !aws.ToBool(page.IsTruncated) || len(vs) == 0 {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
+	}
+	rest, err := b.List(ctx, prefix)
 	if err != nil {
 		return 0, err
 	}
-	for _, k := range keys {
-		if err := b.Delete(ctx, k); err != nil {
-			return 0, err
+	for _, k := range rest {
+		if !match(k) {
+			continue
 		}
+		if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: &k}); err != nil {
+			return 0, fmt.Errorf("delete s3://%s/%s: %w", b.name, k, err)
+		}
+		keys[k] = true
 	}
 	return len(keys), nil
 }
