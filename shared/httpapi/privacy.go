@@ -55,6 +55,9 @@ type (
 	contactExportOutput struct {
 		Body map[string]any
 	}
+	downloadOutput struct {
+		Location string `header:"Location" doc:"A presigned URL of the ZIP, valid 15 minutes."`
+	}
 )
 
 func (s *Server) privacyRoutes() {
@@ -100,6 +103,19 @@ func (s *Server) privacyRoutes() {
 				return nil, err
 			}
 			return &privacyOutput{Body: privacyJSON(r)}, nil
+		})
+
+	register(s, huma.Operation{OperationID: "download-privacy-export", Method: "GET", Path: "/v1/privacy/requests/{id}/download",
+		DefaultStatus: 303, Summary: "Download an export",
+		Description: "Redirects to a fresh presigned URL of a completed export's ZIP (valid 15 minutes), for as long as the " +
+			"export's download period lasts (24 h). Use it when the result's download_url no longer works.",
+		Tags: tags, Errors: []int{404, 409}}, accounts.ScopeFull,
+		func(ctx context.Context, in *privacyIDInput) (*downloadOutput, error) {
+			url, err := s.privacy.Download(ctx, in.ID)
+			if err != nil {
+				return nil, err
+			}
+			return &downloadOutput{Location: url}, nil
 		})
 
 	register(s, huma.Operation{OperationID: "erase-contact", Method: "POST", Path: "/v1/contacts/erase", DefaultStatus: 202,

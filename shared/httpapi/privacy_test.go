@@ -192,6 +192,36 @@ func TestPrivacyExport(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("download: %d %s", resp.StatusCode, body)
 	}
+	// The download route hands out fresh short links for the same bundle
+	// (the stored one dies with the signer's credentials on AWS).
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	redirect := func(key string) *http.Response {
+		req, _ := http.NewRequest("GET", e.URL+"/v1/privacy/requests/"+id+"/download", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := noFollow.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	if r := redirect(b.Key); r.StatusCode != 404 {
+		t.Fatalf("B downloads A's export: %d", r.StatusCode)
+	}
+	fresh := redirect(a.Key)
+	fu, err := url.Parse(fresh.Header.Get("Location"))
+	if fresh.StatusCode != 303 || err != nil || fu.Query().Get("X-Amz-Expires") != "900" {
+		t.Fatalf("download redirect: %d %q", fresh.StatusCode, fresh.Header.Get("Location"))
+	}
+	again, err := http.Get(fu.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, _ := io.ReadAll(again.Body)
+	again.Body.Close()
+	if again.StatusCode != 200 || !bytes.Equal(same, body) {
+		t.Fatalf("fresh link: %d, %d bytes (want the %d-byte bundle)", again.StatusCode, len(same), len(body))
+	}
 	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
 	if err != nil {
 		t.Fatalf("not a zip: %v", err)

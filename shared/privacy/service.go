@@ -310,3 +310,31 @@ func (s *Service) flag(f accounts.Flag, on bool) func(context.Context, *job) err
 		return s.o.Accounts.SetFlag(ctx, f, at)
 	}
 }
+
+// downloadLinkTTL is how long a link from Download works: short, so a link
+// signed with a function's temporary credentials never outlives them.
+const downloadLinkTTL = 15 * time.Minute
+
+// Download returns a fresh, short-lived URL of a completed export of the
+// caller's while its download period (DownloadTTL from completion) lasts.
+// Unlike the URL stored in the result, whose validity on AWS also ends with
+// the signing credentials, it can be asked for again at any time within
+// the period.
+func (s *Service) Download(ctx context.Context, id string) (string, error) {
+	r, err := s.Get(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	if r.Type != TypeExport || r.Status != StatusCompleted || r.Result.DownloadExpiresAt == nil {
+		return "", errs.E(errs.Conflict, "request %s is not a completed export", id)
+	}
+	left := r.Result.DownloadExpiresAt.Sub(s.o.Now())
+	if left <= 0 {
+		return "", errs.E(errs.NotFound, "the export's download period has ended; make a new export request")
+	}
+	acct, err := tenant.AccountID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return s.o.Exports.PresignGet(ctx, ExportKey(acct, r.ID), min(left, downloadLinkTTL))
+}
