@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chatsend/chatsend/shared/apitest"
 	"github.com/chatsend/chatsend/shared/app"
+	"github.com/chatsend/chatsend/shared/privacy"
 )
 
 // mustEvent reads the sample SQS event with its body naming a request.
@@ -56,4 +58,25 @@ func TestSQSEvents(t *testing.T) {
 	if a.JSON["objected_at"] == nil || a.JSON["communications"].(map[string]any)["marketing_emails"] != false {
 		t.Fatalf("account after object: %s", a.Raw)
 	}
+}
+
+// TestDeadLetteredRequestFails: a job that fails on its last receive goes
+// to the dead-letter queue and its request ends failed, so a customer is
+// never left with a request "running" forever.
+func TestDeadLetteredRequestFails(t *testing.T) {
+	e := apitest.New(t, app.Tuning{PrivacyAfterPhase: func(privacy.Request, string) error { return errors.New("simulated outage") }},
+		map[string]string{"CHATSEND_STAGE": "local"})
+	ten := e.SignUp("lambda-privacy-dead@example.com")
+	id := ten.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "restrict"}).Str("id")
+	body := strings.NewReplacer("ACCOUNT_ID", ten.AccountID, "REQUEST_ID", id).Replace(`{"request_id":"REQUEST_ID","account_id":"ACCOUNT_ID"}`)
+	ev := mustEvent(t, body)
+	ev.Records[0].Attributes["ApproximateReceiveCount"] = "5"
+	if res, err := e.Deps.PrivacyHandler()(context.Background(), ev); err != nil || len(res.BatchItemFailures) != 0 {
+		t.Fatalf("last receive: %v %+v (want acknowledged into the DLQ)", err, res)
+	}
+	r := ten.API.Must(200, "GET", "/v1/privacy/requests/"+id, nil)
+	if r.Str("status") != "failed" || !strings.Contains(r.Str("failure"), "make it again") {
+		t.Fatalf("request after dead-lettering: %s", r.Raw)
+	}
+	ten.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "restrict"}) // can be made again
 }

@@ -41,11 +41,19 @@ func buildPrivacy(cfg config.Config, c awsclient.Clients, d *Deps, log *slog.Log
 // (an erase is heavy); a failed one is retried alone and, after five
 // receives, lands in the dead-letter queue with its reason.
 func (d *Deps) PrivacyHandler() SQSHandler {
-	return d.batchHandler(resources.QueuePrivacy, false, func(ctx context.Context, body string) error {
+	return d.batchHandlerDead(resources.QueuePrivacy, false, func(ctx context.Context, body string) error {
 		var j privacy.Job
 		if err := json.Unmarshal([]byte(body), &j); err != nil || j.RequestID == "" || j.AccountID == "" {
 			return fmt.Errorf("malformed privacy job")
 		}
 		return d.Privacy.Handle(ctx, j)
+	}, func(ctx context.Context, body, _ string) {
+		var j privacy.Job
+		if json.Unmarshal([]byte(body), &j) != nil || j.RequestID == "" {
+			return
+		}
+		if err := d.Privacy.GiveUp(ctx, j); err != nil {
+			d.Log.ErrorContext(ctx, "could not mark a dead-lettered privacy request failed", "request_id", j.RequestID, "error", err.Error())
+		}
 	})
 }

@@ -44,6 +44,14 @@ func (d *Deps) EventsHandler() SQSHandler {
 // dead-letter queue with the reason as the failure_reason attribute (SQS's
 // own redrive would drop the reason).
 func (d *Deps) batchHandler(queueID string, concurrent bool, handle func(ctx context.Context, body string) error) SQSHandler {
+	return d.batchHandlerDead(queueID, concurrent, handle, nil)
+}
+
+// batchHandlerDead is batchHandler with a hook run when a record is moved
+// to the dead-letter queue, so the work it stood for can be marked failed
+// where users see it.
+func (d *Deps) batchHandlerDead(queueID string, concurrent bool, handle func(ctx context.Context, body string) error,
+	dead func(ctx context.Context, body, reason string)) SQSHandler {
 	q, _ := d.Config.Resources.QueueByID(queueID)
 	dlq := queue.New(d.sqs, q.DLQName)
 	return func(ctx context.Context, ev awsevents.SQSEvent) (awsevents.SQSEventResponse, error) {
@@ -62,6 +70,9 @@ func (d *Deps) batchHandler(queueID string, concurrent bool, handle func(ctx con
 				derr := dlq.SendWithAttributes(ctx, []byte(rec.Body), map[string]string{"failure_reason": err.Error(), "source_queue": q.Name})
 				if derr == nil {
 					log.ErrorContext(ctx, "record moved to the dead-letter queue", "receives", n, "error", err.Error())
+					if dead != nil {
+						dead(ctx, rec.Body, err.Error())
+					}
 					return // acknowledged: it now lives in the DLQ with its reason
 				}
 				log.ErrorContext(ctx, "dead-letter send failed", "error", derr.Error())

@@ -293,6 +293,24 @@ func (s *Service) save(ctx context.Context, r *Request) error {
 	return nil
 }
 
+// GiveUp marks a request failed after its job kept failing and was moved to
+// the dead-letter queue (operators are alerted there), so the customer sees
+// the outcome and can make the request again. Work already done stays done;
+// a new request of the same type resumes nothing but repeats safely.
+func (s *Service) GiveUp(ctx context.Context, jb Job) error {
+	r, err := s.o.Store.FindRequest(ctx, jb.RequestID)
+	if errs.Is(err, errs.NotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read privacy request %s: %w", jb.RequestID, err)
+	}
+	if r.Subject != SubjectOf(jb.AccountID) || r.Status == StatusCompleted || r.Status == StatusFailed {
+		return nil
+	}
+	return s.fail(ctx, &r, "the request could not be completed after repeated attempts; our team has been alerted — please make it again")
+}
+
 // fail ends a request that cannot succeed; the job itself is done.
 func (s *Service) fail(ctx context.Context, r *Request, why string) error {
 	r.Status, r.Failure, r.CompletedAt = StatusFailed, why, s.o.Now().UTC()
