@@ -1,7 +1,7 @@
 // Command billing-reconcile re-syncs every customer's subscription from the
 // Stripe API (after an outage or lost webhooks) and applies time-based
 // billing changes such as the end of a past-due grace period. It is a
-// Lambda on a daily schedule; run from the command line it reconciles once
+// Lambda on an hourly schedule; run from the command line it reconciles once
 // and exits. Idempotent.
 package main
 

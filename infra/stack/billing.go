@@ -74,8 +74,11 @@ func (b *builder) addBilling(httpAPI awsapigatewayv2.HttpApi, api awslambda.Func
 	}
 
 	awsevents.NewRule(b.stack, jsii.String("BillingReconcileSchedule"), &awsevents.RuleProps{
-		Description: jsii.String("ChatSend " + b.set.Stage + ": daily re-sync of every subscription from Stripe"),
-		Schedule:    awsevents.Schedule_Cron(&awsevents.CronOptions{Hour: jsii.String("3"), Minute: jsii.String("17")}),
+		// Hourly: besides repairing missed webhooks, it pauses the running
+		// campaigns of accounts whose past-due grace period ended (an end
+		// no Stripe event announces), so they stop within the hour.
+		Description: jsii.String("ChatSend " + b.set.Stage + ": hourly re-sync of every subscription from Stripe"),
+		Schedule:    awsevents.Schedule_Cron(&awsevents.CronOptions{Minute: jsii.String("17")}),
 		Targets:     &[]awsevents.IRuleTarget{awseventstargets.NewLambdaFunction(reconcile, &awseventstargets.LambdaFunctionProps{RetryAttempts: jsii.Number(2)})},
 	})
 	awscdk.NewCfnOutput(b.stack, jsii.String("StripeWebhookPath"), &awscdk.CfnOutputProps{

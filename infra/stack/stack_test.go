@@ -486,11 +486,11 @@ func TestSecretsKeyNotInTemplate(t *testing.T) {
 	})
 }
 
-// Billing: the webhook function on its own route, the daily
+// Billing: the webhook function on its own route, the hourly
 // reconciliation, and Stripe keys only as a secret ARN.
 func TestBilling(t *testing.T) {
 	hasProps(t, "stripe webhook route", "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "POST /stripe/webhook"})
-	hasProps(t, "daily reconciliation", "AWS::Events::Rule", map[string]any{"ScheduleExpression": "cron(17 3 * * ? *)"})
+	hasProps(t, "hourly reconciliation", "AWS::Events::Rule", map[string]any{"ScheduleExpression": "cron(17 * * * ? *)"})
 	functions := 0
 	for id, r := range resourceM {
 		if r["Type"] != "AWS::Lambda::Function" {
