@@ -159,8 +159,10 @@ type Store interface {
 	// (the month's) for SettleCampaign; failed is the index of the
 	// reservation that did not fit, or -1 (tenant-scoped).
 	ReserveCampaign(ctx context.Context, campaignID string, rs []Reservation) (failed int, err error)
-	// SettleCampaign releases what a campaign reserved beyond used, once;
-	// it returns what it released (tenant-scoped).
+	// SettleCampaign releases what a campaign reserved beyond used; a
+	// later call with less used (a cancel skipped more) releases the
+	// difference. Each release happens once; it returns what it released
+	// (tenant-scoped).
 	SettleCampaign(ctx context.Context, campaignID string, used int64) (int64, error)
 }
 

@@ -43,7 +43,12 @@ func (s *Service) Fanout(ctx context.Context, id string, deadline time.Time) err
 			return err
 		}
 	case StatusCancelled:
-		return s.skipQueued(ctx, c)
+		if err := s.skipQueued(ctx, c); err != nil {
+			return err
+		}
+		// What the cancel skipped (and any recipient never fanned out)
+		// goes back to the month's quota.
+		return s.settle(ctx, id)
 	case StatusRunning:
 		if err := s.gate(ctx); errs.Is(err, errs.AccountRestricted) {
 			// A restriction raced this job: stop sending, keep the data.

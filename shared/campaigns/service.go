@@ -60,7 +60,8 @@ type Options struct {
 type Quota interface {
 	// ReserveCampaign reserves the recipients of a campaign, all or none.
 	ReserveCampaign(ctx context.Context, campaignID string, recipients int64) error
-	// SettleCampaign gives back what was reserved beyond used, once.
+	// SettleCampaign gives back what was reserved beyond used (again, for
+	// the difference, when used drops after a cancel); each release once.
 	SettleCampaign(ctx context.Context, campaignID string, used int64) error
 }
 

@@ -366,6 +366,10 @@ type usageItem struct {
 	Key      string `dynamodbav:"key"`
 	Reserved int64  `dynamodbav:"reserved"`
 	Settled  bool   `dynamodbav:"settled"`
+	// SettledUsed is what the last settlement counted as used; a later
+	// settlement with less used (messages skipped by a cancel) gives back
+	// the difference.
+	SettledUsed int64 `dynamodbav:"settled_used"`
 }
 
 // Used implements billing.Store.
@@ -429,17 +433,30 @@ func (db *DB) SettleCampaign(ctx context.Context, campaignID string, used int64)
 	}
 	var it usageItem
 	err = db.get(ctx, pk, skCampaignQuota+campaignID, true, &it, "no reservation")
-	if errs.Is(err, errs.NotFound) || err == nil && it.Settled {
+	if errs.Is(err, errs.NotFound) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	release := max(it.Reserved-used, 0)
+	// The first settlement releases reserved − used; a later one (after
+	// a cancel skipped more) releases what used dropped since. The
+	// condition on the previous state makes each release happen once.
+	prev, cond := it.Reserved, "settled = :f"
+	vals := map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":f": &types.AttributeValueMemberBOOL{Value: false}}
+	if it.Settled {
+		prev, cond = it.SettledUsed, "settled_used = :prev"
+		vals = map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true}, ":prev": n(prev)}
+	}
+	release := prev - used
+	if release <= 0 && it.Settled {
+		return 0, nil // nothing more to give back (used never grows back)
+	}
+	release = max(release, 0)
+	vals[":u"] = n(min(used, prev))
 	tx := []types.TransactWriteItem{{Update: &types.Update{TableName: &db.table, Key: key(pk, skCampaignQuota+campaignID),
-		UpdateExpression: aws.String("SET settled = :t, settled_used = :u"), ConditionExpression: aws.String("settled = :f"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberBOOL{Value: true},
-			":f": &types.AttributeValueMemberBOOL{Value: false}, ":u": n(used)}}}}
+		UpdateExpression: aws.String("SET settled = :t, settled_used = :u"), ConditionExpression: aws.String(cond),
+		ExpressionAttributeValues: vals}}}
 	if release > 0 {
 		tx = append(tx, types.TransactWriteItem{Update: &types.Update{TableName: &db.table, Key: key(pk, skUsagePfx+it.Key),
 			UpdateExpression: aws.String("ADD used :neg"), ExpressionAttributeValues: map[string]types.AttributeValue{":neg": n(-release)}}})

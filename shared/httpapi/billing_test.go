@@ -477,6 +477,40 @@ func TestBillingCampaignQuota(t *testing.T) {
 		}
 		return "usage: " + string(r.Raw)
 	})
+
+	// A cancel gives back what it skipped: 4 reserved, the unsent ones
+	// return to the month's quota, exactly once.
+	seedContacts(t, e, ten.AccountID, "slow", 4, 0)
+	c3 := api.Must(201, "POST", "/v1/campaigns", map[string]any{"name": "Slow", "session_id": ses, "template": "Hi",
+		"audience": map[string]any{"tags": []string{"slow"}}, "pacing": map[string]any{"min_interval_s": 3600, "max_interval_s": 3600, "daily_cap": 100, "warm_up": false}}).Str("id")
+	api.Must(200, "POST", "/v1/campaigns/"+c3+"/start", nil)
+	waitCampaign(t, api, c3, 30*time.Second, func(r apitest.Response) bool { return counts(r)["total"] == 4 })
+	api.Must(200, "POST", "/v1/campaigns/"+c3+"/cancel", nil)
+	done := waitCampaign(t, api, c3, 30*time.Second, func(r apitest.Response) bool { n := counts(r); return n["queued"] == 0 && n["sending"] == 0 })
+	n := counts(done)
+	if n["skipped"] == 0 {
+		t.Fatalf("the cancel skipped nothing (pacing too fast for this test): %v", n)
+	}
+	want := 6.0 + float64(4-n["skipped"])
+	apitest.Eventually(t, 30*time.Second, func() string {
+		r := api.Must(200, "GET", "/v1/billing", nil)
+		for _, u := range r.JSON["usage"].([]any) {
+			if m := u.(map[string]any); m["limit"] == "messages_per_month" && m["used"] == want {
+				return ""
+			}
+		}
+		return fmt.Sprintf("usage after cancel (want %v used): %s", want, r.Raw)
+	})
+	// A repeated cancel job releases nothing more.
+	if err := e.Deps.Campaigns.Fanout(sctx, c3, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r = api.Must(200, "GET", "/v1/billing", nil)
+	for _, u := range r.JSON["usage"].([]any) {
+		if m := u.(map[string]any); m["limit"] == "messages_per_month" && m["used"] != want {
+			t.Fatalf("a repeated settlement released again: %s", r.Raw)
+		}
+	}
 }
 
 // TestBillingStatusChangedWebhook: a status transition becomes a
