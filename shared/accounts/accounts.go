@@ -8,6 +8,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/chatsend/chatsend/shared/errs"
 	"github.com/chatsend/chatsend/shared/retention"
 )
 
@@ -45,6 +46,16 @@ type Account struct {
 
 // Restricted reports whether processing is restricted.
 func (a Account) Restricted() bool { return !a.RestrictedAt.IsZero() }
+
+// ProcessingError is the errs.AccountRestricted problem that refuses new
+// sends and campaign starts while processing is restricted, or nil.
+func (a Account) ProcessingError() error {
+	if !a.Restricted() {
+		return nil
+	}
+	return errs.E(errs.AccountRestricted, "processing is restricted for this account since %s (a privacy request); "+
+		"sends and campaign starts are refused until an unrestrict request completes", a.RestrictedAt.Format(time.RFC3339))
+}
 
 // Communications are the account's choices about optional processing.
 type Communications struct {

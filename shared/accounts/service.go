@@ -393,11 +393,7 @@ func (s *Service) CheckProcessing(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("check restriction: %w", err)
 	}
-	if a.Restricted() {
-		return errs.E(errs.AccountRestricted, "processing is restricted for this account since %s (a privacy request); "+
-			"sends and campaign starts are refused until an unrestrict request completes", a.RestrictedAt.Format(time.RFC3339))
-	}
-	return nil
+	return a.ProcessingError()
 }
 
 var errWrongPassword = errs.E(errs.Forbidden, "the password is wrong; export and erase need the account password (or a dashboard login less than 10 minutes old)")

@@ -115,9 +115,9 @@ func BuildTuned(cfg config.Config, c awsclient.Clients, log *slog.Logger, t Tuni
 	deps.Messages = messages.NewService(messages.Options{Store: db, Sessions: db, Suppressions: db, Dispatcher: queue.SendDispatcher{Q: queue.New(c.SQS, sendq.Name)},
 		Settings: func(ctx context.Context) (messages.Settings, error) {
 			a, err := deps.Accounts.GetAccount(ctx)
-			return messages.Settings{Region: a.DefaultRegion, BodyRetention: a.BodyRetention()}, err
+			return messages.Settings{Region: a.DefaultRegion, BodyRetention: a.BodyRetention(), Refuse: a.ProcessingError()}, err
 		},
-		Events: evpub, Gate: deps.Accounts.CheckProcessing, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now, Quota: billingSvc})
+		Events: evpub, Logger: log, AllowHTTPMedia: cfg.Local(), Now: t.Now, Quota: billingSvc})
 	deps.Tracking = &tracking.Handler{Messages: deps.Messages, Webhooks: webhookEmitter{deps.Webhooks},
 		Replier: replier{deps.Messages}, Accounts: deps.Accounts, Log: log}
 	jobs, _ := cfg.Resources.QueueByID(resources.QueueCampaignJobs)

@@ -40,6 +40,9 @@ type Settings struct {
 	Region string
 	// BodyRetention is how long a body is kept once its message is final.
 	BodyRetention time.Duration
+	// Refuse, when set, refuses new sends (errs.AccountRestricted while
+	// the account's processing is restricted).
+	Refuse error
 }
 
 // Options configure a Service.
@@ -55,9 +58,6 @@ type Options struct {
 	// Events receives a message.status event for each new message.
 	Events events.Publisher
 	Logger *slog.Logger
-	// Gate, when set, refuses new sends of an account whose processing is
-	// restricted (errs.AccountRestricted).
-	Gate func(ctx context.Context) error
 	// AllowHTTPMedia permits plain-http media URLs (local development).
 	AllowHTTPMedia bool
 	Now            func() time.Time
@@ -115,10 +115,8 @@ func (s *Service) Send(ctx context.Context, in SendInput) (m Message, replayed b
 	if err != nil {
 		return Message{}, false, err
 	}
-	if s.o.Gate != nil {
-		if err := s.o.Gate(ctx); err != nil {
-			return Message{}, false, err
-		}
+	if set.Refuse != nil {
+		return Message{}, false, set.Refuse
 	}
 	var idem *Idempotency
 	if in.IdempotencyKey != "" {
