@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatsend/chatsend/infra/local"
 	"github.com/chatsend/chatsend/session-host/host"
+	"github.com/chatsend/chatsend/shared/accounts"
 	"github.com/chatsend/chatsend/shared/app"
 	"github.com/chatsend/chatsend/shared/awsclient"
 	"github.com/chatsend/chatsend/shared/campaigns"
@@ -105,12 +106,15 @@ func campaignBench(r *report, n int, work string) error {
 		return err
 	}
 	deps := app.Build(cfg, clients, logging.Discard())
-	acct := ids.New(ids.Account)
+	acct, err := benchAccount(ctx, deps)
+	if err != nil {
+		return err
+	}
 	tctx := tenant.With(ctx, acct)
+	now := time.Now().UTC()
 	if err := seedContacts(tctx, deps, acct, n); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
 	c := campaigns.Campaign{ID: ids.New(ids.Campaign), AccountID: acct, Name: "bench", SessionID: ids.New(ids.Session),
 		Template: "Hi {{first_name|there}}, news from {{custom.city|us}}", Audience: campaigns.Audience{Tags: []string{"bench"}},
 		Pacing: campaigns.DefaultPacing, Status: campaigns.StatusDraft, CreatedAt: now, UpdatedAt: now}
@@ -235,7 +239,10 @@ func sendBench(r *report, clients awsclient.Clients, counter *requestCounter, wo
 	go app.PollSQS(ctx, queue.New(clients.SQS, evq.Name), deps.EventsHandler(), time.Second, logging.Discard())
 	go app.PollSQS(ctx, queue.New(clients.SQS, jobq.Name), deps.FanoutHandler(), time.Second, logging.Discard())
 
-	acct := ids.New(ids.Account)
+	acct, err := benchAccount(ctx, deps)
+	if err != nil {
+		return err
+	}
 	tctx := tenant.With(ctx, acct)
 	ses, err := deps.Sessions.Create(tctx, "bench")
 	if err != nil {
@@ -271,6 +278,16 @@ func sendBench(r *report, clients awsclient.Clients, counter *requestCounter, wo
 	r.add("\n## Sending and delivery tracking\n\n%d-recipient campaign through an in-process session host (simulator; pacing compressed 10,000×) and the events worker: start to all read in %.1f s.\n", n, took.Seconds())
 	perMessage(r, "AWS requests per message from start to read (fan-out, host sender with lease-fenced transitions, receipts); idle polling of queues is included", calls, n)
 	return nil
+}
+
+// benchAccount stores an account with its owner, as a signup would (the
+// product reads its settings on every send and fan-out page).
+func benchAccount(ctx context.Context, deps *app.Deps) (string, error) {
+	acct, now := ids.New(ids.Account), time.Now().UTC()
+	owner := accounts.User{ID: ids.New(ids.User), AccountID: acct, Email: "bench-" + acct + "@example.com", Name: "Bench", PasswordHash: "-", CreatedAt: now}
+	err := deps.DB.CreateAccount(ctx, accounts.Account{ID: acct, Name: "Bench", Email: owner.Email, OwnerUserID: owner.ID,
+		TimeZone: "UTC", CreatedAt: now, UpdatedAt: now}, owner)
+	return acct, err
 }
 
 func waitFor(timeout time.Duration, ok func() bool) error {

@@ -390,6 +390,9 @@ func (s *Service) SetFlag(ctx context.Context, f Flag, at time.Time) error {
 // (errs.AccountRestricted); sends and campaign starts call it.
 func (s *Service) CheckProcessing(ctx context.Context) error {
 	a, err := s.store.FindAccount(ctx)
+	if errs.Is(err, errs.NotFound) {
+		return nil // no account, nothing to restrict: its data is gone or going too
+	}
 	if err != nil {
 		return fmt.Errorf("check restriction: %w", err)
 	}
