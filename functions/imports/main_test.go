@@ -2,31 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/chatsend/chatsend/shared/apitest"
 	"github.com/chatsend/chatsend/shared/app"
 )
-
-// mustEvent reads the sample SQS event with its body naming a job.
-func mustEvent(t *testing.T, body string) events.SQSEvent {
-	t.Helper()
-	b, err := os.ReadFile("testdata/sqs-event.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.SQSEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	ev.Records[0].Body = body
-	return ev
-}
 
 // TestSQSEvents drives the handler the Lambda runs with the sample event:
 // a job runs to completion; a malformed message is dropped; a record whose
@@ -37,14 +18,14 @@ func TestSQSEvents(t *testing.T) {
 	c := e.WithKey(ten.Key)
 	c.Header.Set("Content-Type", "text/csv")
 	job := c.Must(202, "POST", "/v1/contacts/imports", "phone,name\n+4915112345678,Ana\nbad,Bob\n").Str("id")
-	sample := mustEvent(t, "")
+	sample := apitest.MustSQSEvent(t, "testdata/sqs-event.json", "")
 	body := strings.NewReplacer("ACCOUNT_ID", ten.AccountID, "IMPORT_ID", job).Replace(`{"account_id":"ACCOUNT_ID","import_id":"IMPORT_ID"}`)
 	h := e.Deps.ImportsHandler()
 
 	// A run that cannot finish (here: its context is gone) is retried alone.
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	ev := mustEvent(t, body)
+	ev := apitest.MustSQSEvent(t, "testdata/sqs-event.json", body)
 	ev.Records = append(ev.Records, sample.Records[0])
 	ev.Records[1].MessageId, ev.Records[1].Body = "malformed", "not json"
 	res, err := h(cancelled, ev)
@@ -52,7 +33,7 @@ func TestSQSEvents(t *testing.T) {
 		t.Fatalf("cancelled run: %v %+v", err, res)
 	}
 
-	res, err = h(context.Background(), mustEvent(t, body))
+	res, err = h(context.Background(), apitest.MustSQSEvent(t, "testdata/sqs-event.json", body))
 	if err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("run: %v %+v", err, res)
 	}
@@ -61,7 +42,7 @@ func TestSQSEvents(t *testing.T) {
 		t.Fatalf("job after the event: %s", r.Raw)
 	}
 	// A redelivery of the same message does nothing.
-	if res, err := h(context.Background(), mustEvent(t, body)); err != nil || len(res.BatchItemFailures) != 0 {
+	if res, err := h(context.Background(), apitest.MustSQSEvent(t, "testdata/sqs-event.json", body)); err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("redelivery: %v %+v", err, res)
 	}
 	if again := e.WithKey(ten.Key).Must(200, "GET", "/v1/contacts/imports/"+job, nil); again.JSON["processed"] != 2.0 {

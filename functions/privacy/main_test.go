@@ -2,33 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/chatsend/chatsend/shared/apitest"
 	"github.com/chatsend/chatsend/shared/app"
 	"github.com/chatsend/chatsend/shared/privacy"
 )
-
-// mustEvent reads the sample SQS event with its body naming a request.
-func mustEvent(t *testing.T, body string) events.SQSEvent {
-	t.Helper()
-	b, err := os.ReadFile("testdata/sqs-event.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ev events.SQSEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		t.Fatal(err)
-	}
-	ev.Records[0].Body = body
-	return ev
-}
 
 // TestSQSEvents drives the handler the Lambda runs with the sample event:
 // a run that cannot finish is reported for retry; the next run completes
@@ -42,11 +23,11 @@ func TestSQSEvents(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	if res, err := h(cancelled, mustEvent(t, body)); err != nil || len(res.BatchItemFailures) != 1 {
+	if res, err := h(cancelled, apitest.MustSQSEvent(t, "testdata/sqs-event.json", body)); err != nil || len(res.BatchItemFailures) != 1 {
 		t.Fatalf("cancelled run: %v %+v", err, res)
 	}
 	for i := 0; i < 2; i++ { // the run, then a redelivery
-		if res, err := h(context.Background(), mustEvent(t, body)); err != nil || len(res.BatchItemFailures) != 0 {
+		if res, err := h(context.Background(), apitest.MustSQSEvent(t, "testdata/sqs-event.json", body)); err != nil || len(res.BatchItemFailures) != 0 {
 			t.Fatalf("run %d: %v %+v", i, err, res)
 		}
 	}
@@ -69,7 +50,7 @@ func TestDeadLetteredRequestFails(t *testing.T) {
 	ten := e.SignUp("lambda-privacy-dead@example.com")
 	id := ten.API.Must(202, "POST", "/v1/privacy/requests", map[string]any{"type": "restrict"}).Str("id")
 	body := strings.NewReplacer("ACCOUNT_ID", ten.AccountID, "REQUEST_ID", id).Replace(`{"request_id":"REQUEST_ID","account_id":"ACCOUNT_ID"}`)
-	ev := mustEvent(t, body)
+	ev := apitest.MustSQSEvent(t, "testdata/sqs-event.json", body)
 	ev.Records[0].Attributes["ApproximateReceiveCount"] = "5"
 	if res, err := e.Deps.PrivacyHandler()(context.Background(), ev); err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("last receive: %v %+v (want acknowledged into the DLQ)", err, res)

@@ -14,10 +14,13 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	awsevents "github.com/aws/aws-lambda-go/events"
 
 	"github.com/chatsend/chatsend/infra/local"
 	"github.com/chatsend/chatsend/infra/local/localtest"
@@ -310,4 +313,20 @@ func (c *Client) WaitStatus(id, status string, timeout time.Duration) Response {
 		return fmt.Sprintf("session %s is %s (%s), want %s", id, last.Str("status"), last.Str("status_reason"), status)
 	})
 	return last
+}
+
+// MustSQSEvent reads a function's sample SQS event (testdata JSON) and sets
+// its first record's body.
+func MustSQSEvent(tb testing.TB, path, body string) awsevents.SQSEvent {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ev awsevents.SQSEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		tb.Fatalf("sample event %s: %v", path, err)
+	}
+	ev.Records[0].Body = body
+	return ev
 }

@@ -156,25 +156,10 @@ func (db *DB) AccountByCustomer(ctx context.Context, customerID string) (string,
 
 // EachBillingState implements billing.Store through gsi1 (BILLING).
 func (db *DB) EachBillingState(ctx context.Context, f func(billing.State) error) error {
-	p := dynamodb.NewQueryPaginator(db.client, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
+	return eachItem(ctx, db, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
 		KeyConditionExpression:    aws.String("gsi1pk = :g"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":g": s(gsi1BillingState)}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return fmt.Errorf("query billing states: %w", err)
-		}
-		for _, m := range page.Items {
-			var it billingStateItem
-			if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-				return fmt.Errorf("decode billing state: %w", err)
-			}
-			if err := f(it.domain()); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+		ExpressionAttributeValues: map[string]types.AttributeValue{":g": s(gsi1BillingState)}},
+		"billing states", func(it billingStateItem) error { return f(it.domain()) })
 }
 
 // DeleteBillingState implements billing.Store.

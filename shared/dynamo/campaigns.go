@@ -270,24 +270,12 @@ func (db *DB) CompleteIfDone(ctx context.Context, id string, at time.Time) (bool
 // lanes), across accounts' partitions through the session index.
 func (db *DB) RunningCampaigns(ctx context.Context, sessionID string) ([]campaigns.Campaign, error) {
 	var out []campaigns.Campaign
-	p := dynamodb.NewQueryPaginator(db.client, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
+	err := eachItem(ctx, db, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
 		KeyConditionExpression: aws.String("gsi1pk = :p AND begins_with(gsi1sk, :running)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pfxSessionCampaigns + sessionID),
-			":running": s(string(campaigns.StatusRunning) + "#")}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("running campaigns of %s: %w", sessionID, err)
-		}
-		for _, m := range page.Items {
-			var it campaignItem
-			if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-				return nil, fmt.Errorf("decode campaign: %w", err)
-			}
-			out = append(out, it.domain())
-		}
-	}
-	return out, nil
+			":running": s(string(campaigns.StatusRunning) + "#")}},
+		"running campaigns of "+sessionID, func(it campaignItem) error { out = append(out, it.domain()); return nil })
+	return out, err
 }
 
 // CountDailySend counts one campaign send of a session on a local day

@@ -137,6 +137,28 @@ func (db *DB) queryPrefix(ctx context.Context, pk, prefix string, each func(map[
 	return nil
 }
 
+// eachItem pages through a query and hands every item, decoded into I, to
+// f; what names the items in errors.
+func eachItem[I any](ctx context.Context, db *DB, in *dynamodb.QueryInput, what string, f func(I) error) error {
+	p := dynamodb.NewQueryPaginator(db.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("query %s: %w", what, err)
+		}
+		for _, m := range page.Items {
+			var it I
+			if err := attributevalue.UnmarshalMap(m, &it); err != nil {
+				return fmt.Errorf("decode %s: %w", what, err)
+			}
+			if err := f(it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func n(v int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
 

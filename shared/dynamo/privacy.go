@@ -94,27 +94,15 @@ func (db *DB) FindRequest(ctx context.Context, id string) (privacy.Request, erro
 // ListRequests implements privacy.Store: Query gsi1 on the subject, newest
 // first (the index is eventually consistent).
 func (db *DB) ListRequests(ctx context.Context, subject string) ([]privacy.Request, error) {
-	p := dynamodb.NewQueryPaginator(db.client, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
+	out := []privacy.Request{}
+	err := eachItem(ctx, db, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
 		KeyConditionExpression:    aws.String("gsi1pk = :p"),
 		FilterExpression:          aws.String("attribute_not_exists(#ttl) OR #ttl > :now"),
 		ExpressionAttributeNames:  map[string]string{"#ttl": "ttl"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s(pfxPrivacyList + subject), ":now": n(db.now().Unix())},
-		ScanIndexForward:          aws.Bool(false)})
-	out := []privacy.Request{}
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("query privacy requests: %w", err)
-		}
-		for _, m := range page.Items {
-			var it privacyItem
-			if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-				return nil, fmt.Errorf("decode privacy request: %w", err)
-			}
-			out = append(out, it.domain())
-		}
-	}
-	return out, nil
+		ScanIndexForward:          aws.Bool(false)},
+		"privacy requests", func(it privacyItem) error { out = append(out, it.domain()); return nil })
+	return out, err
 }
 
 // accountKeys pages through the by_account index: every item carrying the

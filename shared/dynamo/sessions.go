@@ -530,23 +530,14 @@ func (db *DB) FindHost(ctx context.Context, id string) (sessions.Host, error) {
 // ListHosts returns every registered host, live or expired.
 func (db *DB) ListHosts(ctx context.Context) ([]sessions.Host, error) {
 	var out []sessions.Host
-	p := dynamodb.NewQueryPaginator(db.client, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
+	err := eachItem(ctx, db, &dynamodb.QueryInput{TableName: &db.table, IndexName: aws.String(resources.IndexGSI1),
 		KeyConditionExpression:    aws.String("gsi1pk = :p"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("HOSTS")}})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list hosts: %w", err)
-		}
-		for _, m := range page.Items {
-			var it hostItem
-			if err := attributevalue.UnmarshalMap(m, &it); err != nil {
-				return nil, fmt.Errorf("decode host: %w", err)
-			}
+		ExpressionAttributeValues: map[string]types.AttributeValue{":p": s("HOSTS")}},
+		"hosts", func(it hostItem) error {
 			out = append(out, sessions.Host{ID: it.ID, InboxURL: it.InboxURL, ExpiresAt: it.ExpiresAt})
-		}
-	}
-	return out, nil
+			return nil
+		})
+	return out, err
 }
 
 // DeleteHost removes a host's registration.
