@@ -56,41 +56,13 @@ var _ billing.CampaignControl = billingCampaigns{}
 
 // PauseForBilling implements billing.CampaignControl.
 func (b billingCampaigns) PauseForBilling(ctx context.Context) (int, error) {
-	list, err := b.deps.Campaigns.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range list {
-		if c.Status != campaigns.StatusRunning && c.Status != campaigns.StatusScheduled {
-			continue
-		}
-		if _, err := b.deps.Campaigns.Pause(ctx, c.ID, campaigns.ReasonBilling); err != nil {
-			return n, fmt.Errorf("pause campaign %s: %w", c.ID, err)
-		}
-		n++
-	}
-	return n, nil
+	return b.deps.Campaigns.PauseAll(ctx, campaigns.ReasonBilling)
 }
 
 // ResumeAfterBilling implements billing.CampaignControl: only campaigns
 // paused for billing, never those the customer paused.
 func (b billingCampaigns) ResumeAfterBilling(ctx context.Context) (int, error) {
-	list, err := b.deps.Campaigns.List(ctx)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range list {
-		if c.Status != campaigns.StatusPaused || c.StatusReason != campaigns.ReasonBilling {
-			continue
-		}
-		if _, err := b.deps.Campaigns.Resume(ctx, c.ID); err != nil {
-			return n, fmt.Errorf("resume campaign %s: %w", c.ID, err)
-		}
-		n++
-	}
-	return n, nil
+	return b.deps.Campaigns.ResumeAll(ctx, campaigns.ReasonBilling)
 }
 
 // billingNotifier sends billing.status_changed webhooks.

@@ -262,6 +262,47 @@ func (s *Service) Pause(ctx context.Context, id, reason string) (Campaign, error
 	return c, err
 }
 
+// PauseAll pauses every running or scheduled campaign of the caller with
+// reason (billing, restricted); one that ends meanwhile is skipped. It
+// returns how many it paused.
+func (s *Service) PauseAll(ctx context.Context, reason string) (int, error) {
+	return s.each(ctx, func(c Campaign) bool {
+		return c.Status == StatusRunning || c.Status == StatusScheduled
+	}, func(id string) error { _, err := s.Pause(ctx, id, reason); return err })
+}
+
+// ResumeAll resumes the caller's campaigns paused with reason, and only
+// those: a campaign the customer paused stays paused. It returns how many
+// it resumed.
+func (s *Service) ResumeAll(ctx context.Context, reason string) (int, error) {
+	return s.each(ctx, func(c Campaign) bool {
+		return c.Status == StatusPaused && c.StatusReason == reason
+	}, func(id string) error { _, err := s.Resume(ctx, id); return err })
+}
+
+// each applies do to the caller's campaigns that match, counting
+// successes; a campaign that changed or vanished meanwhile is skipped.
+func (s *Service) each(ctx context.Context, match func(Campaign) bool, do func(id string) error) (int, error) {
+	list, err := s.List(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range list {
+		if !match(c) {
+			continue
+		}
+		switch err := do(c.ID); {
+		case err == nil:
+			n++
+		case errs.Is(err, errs.Conflict), errs.Is(err, errs.NotFound):
+		default:
+			return n, fmt.Errorf("campaign %s: %w", c.ID, err)
+		}
+	}
+	return n, nil
+}
+
 // gate runs the restriction check, if configured.
 func (s *Service) gate(ctx context.Context) error {
 	if s.o.Gate == nil {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/chatsend/chatsend/shared/accounts"
-	"github.com/chatsend/chatsend/shared/campaigns"
 	"github.com/chatsend/chatsend/shared/phone"
 	"github.com/chatsend/chatsend/shared/sessions"
 )
@@ -214,7 +213,8 @@ type Sessions interface {
 
 // Campaigns is the part of the campaigns service restriction needs.
 type Campaigns interface {
-	List(ctx context.Context) ([]campaigns.Campaign, error)
-	Pause(ctx context.Context, id, reason string) (campaigns.Campaign, error)
-	Resume(ctx context.Context, id string) (campaigns.Campaign, error)
+	// PauseAll pauses running and scheduled campaigns with reason.
+	PauseAll(ctx context.Context, reason string) (int, error)
+	// ResumeAll resumes the campaigns paused with reason, and only those.
+	ResumeAll(ctx context.Context, reason string) (int, error)
 }
