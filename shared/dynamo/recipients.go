@@ -77,13 +77,8 @@ func (db *DB) DeleteDeliveriesMentioning(ctx context.Context, needles []string) 
 			return 0, fmt.Errorf("query webhook deliveries: %w", err)
 		}
 		for _, it := range page.Items {
-			var payload []byte
-			_ = attributevalue.Unmarshal(it["payload"], &payload)
-			for _, nd := range needles {
-				if bytes.Contains(payload, []byte(nd)) {
-					doomed = append(doomed, map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]})
-					break
-				}
+			if _, ok := mentioning(it, needles); ok {
+				doomed = append(doomed, map[string]types.AttributeValue{"pk": it["pk"], "sk": it["sk"]})
 			}
 		}
 	}
@@ -122,15 +117,23 @@ func (db *DB) DeliveriesMentioning(ctx context.Context, needles []string) ([]str
 	}
 	var out []string
 	err = db.queryPrefix(ctx, pk, skDeliveryPfx, func(it map[string]types.AttributeValue) error {
-		var payload []byte
-		_ = attributevalue.Unmarshal(it["payload"], &payload)
-		for _, nd := range needles {
-			if bytes.Contains(payload, []byte(nd)) {
-				out = append(out, string(payload))
-				break
-			}
+		if payload, ok := mentioning(it, needles); ok {
+			out = append(out, string(payload))
 		}
 		return nil
 	})
 	return out, err
+}
+
+// mentioning returns a delivery item's payload and whether it contains any
+// of needles.
+func mentioning(it map[string]types.AttributeValue, needles []string) ([]byte, bool) {
+	var payload []byte
+	_ = attributevalue.Unmarshal(it["payload"], &payload)
+	for _, nd := range needles {
+		if bytes.Contains(payload, []byte(nd)) {
+			return payload, true
+		}
+	}
+	return nil, false
 }
