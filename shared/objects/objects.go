@@ -89,22 +89,6 @@ func (b *Bucket) PresignGet(ctx context.Context, key string, ttl time.Duration) 
 	return req.URL, nil
 }
 
-// List returns the keys under prefix.
-func (b *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
-	var out []string
-	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{Bucket: &b.name, Prefix: &prefix})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list s3://%s/%s: %w", b.name, prefix, err)
-		}
-		for _, o := range page.Contents {
-			out = append(out, aws.ToString(o.Key))
-		}
-	}
-	return out, nil
-}
-
 // DeletePrefix deletes every object under prefix for good, like Delete,
 // and counts the objects (keys) it removed.
 func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) (int, error) {
@@ -112,10 +96,9 @@ func (b *Bucket) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 }
 
 // purge deletes every version and delete marker of the keys under prefix
-// that match, then any current object a versions listing did not show (an
-// unversioned emulator), and counts the keys. Versions are deleted one by
-// one: emulators differ in DeleteObjects support, and the callers delete
-// few objects (an import's file, an account's exports).
+// that match — one DeleteObjects call per listing page (at most 1,000) —
+// and counts the keys. An unversioned bucket lists its objects as versions
+// too (version id "null"), so this covers both.
 func (b *Bucket) purge(ctx context.Context, prefix string, match func(key string) bool) (int, error) {
 	keys := map[string]bool{}
 	in := &s3.ListObjectVersionsInput{Bucket: &b.name, Prefix: &prefix}
@@ -124,40 +107,34 @@ func (b *Bucket) purge(ctx context.Context, prefix string, match func(key string
 		if err != nil {
 			return 0, fmt.Errorf("list versions s3://%s/%s: %w", b.name, prefix, err)
 		}
-		type version struct{ key, id *string }
-		var vs []version
+		var doomed []types.ObjectIdentifier
+		add := func(key, id *string) {
+			if match(aws.ToString(key)) {
+				doomed = append(doomed, types.ObjectIdentifier{Key: key, VersionId: id})
+				keys[aws.ToString(key)] = true
+			}
+		}
 		for _, v := range page.Versions {
-			vs = append(vs, version{v.Key, v.VersionId})
+			add(v.Key, v.VersionId)
 		}
 		for _, m := range page.DeleteMarkers {
-			vs = append(vs, version{m.Key, m.VersionId})
+			add(m.Key, m.VersionId)
 		}
-		for _, v := range vs {
-			if !match(aws.ToString(v.key)) {
-				continue
+		if len(doomed) > 0 {
+			res, err := b.client.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &b.name,
+				Delete: &types.Delete{Objects: doomed, Quiet: aws.Bool(true)}})
+			if err != nil {
+				return 0, fmt.Errorf("delete %d versions under s3://%s/%s: %w", len(doomed), b.name, prefix, err)
 			}
-			if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: v.key, VersionId: v.id}); err != nil {
-				return 0, fmt.Errorf("delete s3://%s/%s@%s: %w", b.name, aws.ToString(v.key), aws.ToString(v.id), err)
+			if len(res.Errors) > 0 {
+				e := res.Errors[0]
+				return 0, fmt.Errorf("delete s3://%s/%s@%s: %s %s (%d failed)", b.name, aws.ToString(e.Key), aws.ToString(e.VersionId),
+					aws.ToString(e.Code), aws.ToString(e.Message), len(res.Errors))
 			}
-			keys[aws.ToString(v.key)] = true
 		}
-		if !aws.ToBool(page.IsTruncated) || len(vs) == 0 {
-			break
+		if !aws.ToBool(page.IsTruncated) {
+			return len(keys), nil
 		}
 		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
 	}
-	rest, err := b.List(ctx, prefix)
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range rest {
-		if !match(k) {
-			continue
-		}
-		if _, err := b.client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &b.name, Key: &k}); err != nil {
-			return 0, fmt.Errorf("delete s3://%s/%s: %w", b.name, k, err)
-		}
-		keys[k] = true
-	}
-	return len(keys), nil
 }
